@@ -1,0 +1,1 @@
+"""Continuity: a GraphQL API server for an AI film-production pipeline."""

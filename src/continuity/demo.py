@@ -1,0 +1,53 @@
+"""A small demo film to try in GraphiQL."""
+
+from __future__ import annotations
+
+from services import assets, projects, scenes
+from services.db.database import Database
+
+
+async def load_demo(database_url: str, user_id: str) -> list[str]:
+    db = Database(database_url, pool_size=2, max_overflow=0)
+    try:
+        project = await projects.create_project(db, user_id, "The Lighthouse Keeper")
+        branch_id = project["active_branch_id"]
+        for name, kind, description in (
+            ("Mara", "character", "A lighthouse keeper in her sixties, grey braid, oilskin coat."),
+            ("Tom", "character", "A drenched young fisherman, red knit cap."),
+            ("The Lighthouse", "location", "A white tower on black rocks, lamp room glowing."),
+            ("Brass Lantern", "prop", "A dented brass storm lantern."),
+        ):
+            await assets.create_project_asset(
+                db, user_id, branch_id=branch_id, name=name, asset_type=kind, description=description
+            )
+        await assets.lock_project_assets(db, user_id, branch_id, None)
+        await assets.lock_visual_style(db, user_id, branch_id, "storm-noir")
+        scene_rows = []
+        for number, slug, script, end in (
+            (1, "storm-rising", "Mara climbs the tower as the storm rises.", "Mara is soaked."),
+            (2, "the-rescue", "Mara pulls Tom from the surf.", "Tom is safe, Mara's coat is torn."),
+            (3, "dawn", "Dawn over a calm sea.", None),
+        ):
+            scene = await scenes.create_scene(
+                db, user_id, branch_id=branch_id, scene_number=number, slug=slug,
+                script_excerpt=script, end_state_summary=end,
+            )
+            scene_rows.append(scene)
+            for order, label in enumerate(("A", "B", "C"), start=1):
+                await scenes.create_shot(
+                    db, user_id, scene_id=scene["id"], shot_label=f"{number}{label}",
+                    shot_order=order, duration_seconds=4,
+                    setting="The lighthouse, night", action="The storm batters the tower.",
+                    camera="Wide, slow push in",
+                )
+    finally:
+        await db.dispose()
+    lines = [
+        f"project   {project['id']}",
+        f"branch    {branch_id}",
+        *(f"scene {s['scene_number']}   {s['id']}" for s in scene_rows),
+        "",
+        "Try in GraphiQL:",
+        f'  {{ branch(id: "{branch_id}") {{ scenes {{ sceneNumber slug shots {{ shotLabel }} }} }} }}',
+    ]
+    return lines

@@ -1,0 +1,92 @@
+"""The per-request (per-operation, on websockets) context every resolver receives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import strawberry
+
+from services import auth
+from services.config import DEV_USER_ID, Settings
+from services.db.database import Database
+from services.errors import Unauthenticated
+
+if TYPE_CHECKING:
+    from gql.loaders import Loaders
+
+
+@dataclass
+class AppState:
+    """What lives as long as the server process: shared by every request."""
+
+    db: Database
+    settings: Settings
+    dev_auth: bool
+    public_url: str
+    # The image-job event hub (LISTEN/NOTIFY fan-out), when the app runs one.
+    events: Any = None
+
+
+@dataclass
+class Context:
+    app: AppState
+    request: Any = None
+    response: Any = None
+    authorization: str | None = None
+    connection_params: dict[str, Any] | None = None
+    _uid: str | None = field(default=None, init=False)
+    _auth_error: Unauthenticated | None = field(default=None, init=False)
+    _resolved: bool = field(default=False, init=False)
+    _loaders: Loaders | None = field(default=None, init=False)
+
+    @property
+    def db(self) -> Database:
+        return self.app.db
+
+    def _authenticate(self) -> None:
+        header = self.authorization
+        if self.connection_params is not None:
+            param = self.connection_params.get("Authorization") or self.connection_params.get(
+                "authorization"
+            )
+            header = param if isinstance(param, str) else header
+        try:
+            token = auth.bearer(header)
+            if token is not None:
+                self._uid = auth.verify_token(self.app.settings, token)
+            elif self.app.dev_auth:
+                self._uid = DEV_USER_ID
+            else:
+                self._auth_error = Unauthenticated("authentication required: send a Bearer token")
+        except Unauthenticated as error:
+            self._auth_error = error
+        self._resolved = True
+
+    @property
+    def uid(self) -> str:
+        """The viewer's user id; raises UNAUTHENTICATED for a missing or invalid token."""
+        if not self._resolved:
+            self._authenticate()
+        if self._auth_error is not None:
+            raise self._auth_error
+        assert self._uid is not None
+        return self._uid
+
+    @property
+    def loaders(self) -> Loaders:
+        if self._loaders is None:
+            from gql.loaders import Loaders
+
+            self._loaders = Loaders(self.app.db, self.uid)
+        return self._loaders
+
+    def fresh_loaders(self) -> Loaders:
+        """Websocket operations share one context: each operation wants its own caches."""
+        from gql.loaders import Loaders
+
+        self._loaders = Loaders(self.app.db, self.uid)
+        return self._loaders
+
+
+Info = strawberry.Info[Context, None]

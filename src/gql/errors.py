@@ -1,0 +1,81 @@
+"""The one place where errors get their `extensions.code`, and unexpected ones are masked."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+from strawberry.types.execution import ExecutionResult
+
+from gql.scalars import ScalarInputError
+from services.errors import DomainError
+
+log = logging.getLogger("continuity.errors")
+
+MASKED_MESSAGE = "Internal server error."
+
+
+class LimitExceeded(GraphQLError):
+    """A request refused by a limit before execution (depth, aliases, cost, ...)."""
+
+    def __init__(self, message: str, code: str, **extensions: object) -> None:
+        super().__init__(message, extensions={"code": code, **extensions})
+
+
+def _is_unexpected(error: GraphQLError) -> bool:
+    original = error.original_error
+    return original is not None and not isinstance(
+        original, (DomainError, GraphQLError, ScalarInputError)
+    )
+
+
+def classify(error: GraphQLError) -> GraphQLError:
+    """Returns the error with its code; an unexpected one is logged and replaced."""
+    if error.extensions and "code" in error.extensions:
+        return error
+    original = error.original_error
+    if isinstance(original, DomainError):
+        code = original.code
+        message = original.message
+    elif _is_unexpected(error):
+        log.error("unexpected error at %s", error.path, exc_info=original)
+        return GraphQLError(
+            MASKED_MESSAGE,
+            nodes=error.nodes,
+            path=error.path,
+            extensions={"code": "INTERNAL_SERVER_ERROR"},
+        )
+    elif isinstance(original, ScalarInputError) or error.message.startswith("Variable '$"):
+        code, message = "BAD_USER_INPUT", error.message
+    elif error.message.startswith("Syntax Error"):
+        code, message = "GRAPHQL_PARSE_FAILED", error.message
+    elif error.path is None:
+        code, message = "GRAPHQL_VALIDATION_FAILED", error.message
+    else:
+        log.error("uncoded error at %s: %s", error.path, error.message)
+        code, message = "INTERNAL_SERVER_ERROR", MASKED_MESSAGE
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=None,
+        extensions={**(error.extensions or {}), "code": code},
+    )
+
+
+def classify_all(errors: list[GraphQLError]) -> list[GraphQLError]:
+    return [classify(e) for e in errors]
+
+
+class ErrorCodes(SchemaExtension):
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if isinstance(result, ExecutionResult) and result.errors:
+            result.errors = classify_all(result.errors)
+        elif result is not None and getattr(result, "errors", None):
+            result.errors = classify_all(result.errors)  # type: ignore[union-attr]

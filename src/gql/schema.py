@@ -1,0 +1,57 @@
+"""The served schema: query, mutation and subscription roots merged from their modules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
+from strawberry.types.execution import ExecutionContext
+
+from gql.errors import ErrorCodes
+from gql.mutations.film import FilmMutation
+from gql.queries import Query
+from gql.scalars import SCALAR_MAP
+from services.config import Settings, load_settings
+
+MUTATIONS: tuple[type, ...] = (FilmMutation,)
+SUBSCRIPTION: type | None = None
+
+
+class ContinuitySchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Client errors are answers, not incidents: ErrorCodes logs only the unexpected ones."""
+
+
+def create_schema(settings: Settings | None = None) -> ContinuitySchema:
+    settings = settings or load_settings()
+    extensions: list[Any] = [
+        ErrorCodes,
+        lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+        lambda: QueryDepthLimiter(max_depth=settings.max_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+        lambda: ParserCache(maxsize=256),
+        lambda: ValidationCache(maxsize=256),
+    ]
+    return ContinuitySchema(
+        query=Query,
+        mutation=merge_types("Mutation", MUTATIONS),
+        subscription=SUBSCRIPTION,
+        config=StrawberryConfig(scalar_map=SCALAR_MAP),
+        extensions=extensions,
+    )
+
+
+def schema_sdl() -> str:
+    return create_schema().as_str() + "\n"

@@ -1,0 +1,103 @@
+"""SceneAssetInstance and the payloads of its mutations."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+
+from gql.context import Info
+from gql.types.enums import InheritanceSource
+from gql.types.project import ProjectAsset
+
+if TYPE_CHECKING:
+    from gql.types.assignment import ShotAssetAssignment
+    from gql.types.scene import Scene
+
+SceneT = Annotated["Scene", strawberry.lazy("gql.types.scene")]
+AssignmentT = Annotated["ShotAssetAssignment", strawberry.lazy("gql.types.assignment")]
+
+
+@strawberry.type(description="The state of one project asset within one scene.")
+class SceneAssetInstance:
+    id: uuid.UUID
+    description_override: str | None
+    image_key_url: str | None
+    status_tags: list[str]
+    carry_forward: bool
+    effective_description: str
+    modification_count: int
+    last_modified_field: str | None
+    modification_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+    scene_id: strawberry.Private[uuid.UUID]
+    project_asset_id: strawberry.Private[uuid.UUID]
+    inherited_from_instance_id: strawberry.Private[uuid.UUID | None]
+    base_version: strawberry.Private[int]
+
+    @classmethod
+    def from_row(cls, row: Any) -> SceneAssetInstance:
+        return cls(
+            id=row["id"],
+            description_override=row["description_override"],
+            image_key_url=row["image_key_url"],
+            status_tags=list(row["status_tags"] or ()),
+            carry_forward=row["carry_forward"],
+            effective_description=row["effective_description"],
+            modification_count=row["modification_count"],
+            last_modified_field=row["last_modified_field"],
+            modification_reason=row["modification_reason"],
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+            scene_id=row["scene_id"],
+            project_asset_id=row["project_asset_id"],
+            inherited_from_instance_id=row["inherited_from_instance_id"],
+            base_version=row["base_version"],
+        )
+
+    @strawberry.field
+    async def scene(self, info: Info) -> SceneT:
+        return await info.context.loaders.one("scene").load(self.scene_id)
+
+    @strawberry.field
+    async def project_asset(self, info: Info) -> ProjectAsset:
+        return await info.context.loaders.one("asset").load(self.project_asset_id)
+
+    @strawberry.field(
+        description="The instance this one took its state from (null for a bootstrapped first-scene instance)."
+    )
+    async def inherited_from(self, info: Info) -> SceneAssetInstance | None:
+        if self.inherited_from_instance_id is None:
+            return None
+        return await info.context.loaders.one("instance").load(self.inherited_from_instance_id)
+
+    @strawberry.field(
+        description="True when the project asset changed (its version grew) after this instance was derived from it."
+    )
+    async def is_outdated(self, info: Info) -> bool:
+        asset = await info.context.loaders.one("asset").load(self.project_asset_id)
+        return asset is not None and asset.version > self.base_version
+
+    @strawberry.field(description="The inheritance chain, root first, ending with this instance itself.")
+    async def chain(self, info: Info) -> list[SceneAssetInstance]:
+        return await info.context.loaders.many("chain_of_instance").load(self.id)
+
+    @strawberry.field
+    async def shot_assignments(self, info: Info) -> list[AssignmentT]:
+        return await info.context.loaders.many("assignments_of_instance").load(self.id)
+
+
+@strawberry.type
+class InheritSceneAssetsPayload:
+    source: InheritanceSource
+    count: int
+    prior_scene: SceneT | None
+    instances: list[SceneAssetInstance]
+
+
+@strawberry.type
+class DeletePayload:
+    id: uuid.UUID

@@ -1,0 +1,129 @@
+"""Viewer, Project, Branch, ProjectAsset, StageLock."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+
+from gql.context import Info
+from gql.types.enums import AssetType, StageStatus
+from services import batches
+
+if TYPE_CHECKING:
+    from gql.types.instance import SceneAssetInstance
+    from gql.types.scene import Scene
+
+SceneT = Annotated["Scene", strawberry.lazy("gql.types.scene")]
+InstanceT = Annotated["SceneAssetInstance", strawberry.lazy("gql.types.instance")]
+
+
+@strawberry.type
+class Viewer:
+    user_id: uuid.UUID
+
+    @strawberry.field(description="The viewer's projects, newest first.")
+    async def projects(self, info: Info) -> list[Project]:
+        ctx = info.context
+        async with ctx.db.transaction(ctx.uid) as conn:
+            rows = await batches.viewer_projects(conn, ctx.uid)
+        loader = ctx.loaders.one("project")
+        projects = [Project.from_row(r) for r in rows]
+        for project in projects:
+            loader.prime(project.id, project)
+        return projects
+
+
+@strawberry.type
+class Project:
+    id: uuid.UUID
+    title: str
+    created_at: datetime
+    active_branch_id: strawberry.Private[uuid.UUID]
+
+    @classmethod
+    def from_row(cls, row: Any) -> Project:
+        return cls(
+            id=row["id"],
+            title=row["title"],
+            created_at=row["created_at"],
+            active_branch_id=row["active_branch_id"],
+        )
+
+    @strawberry.field
+    async def active_branch(self, info: Info) -> Branch:
+        return await info.context.loaders.one("branch").load(self.active_branch_id)
+
+    @strawberry.field
+    async def branches(self, info: Info) -> list[Branch]:
+        return await info.context.loaders.many("branches_of_project").load(self.id)
+
+
+@strawberry.type
+class Branch:
+    id: uuid.UUID
+    name: str
+    project_id: strawberry.Private[uuid.UUID]
+
+    @classmethod
+    def from_row(cls, row: Any) -> Branch:
+        return cls(id=row["id"], name=row["name"], project_id=row["project_id"])
+
+    @strawberry.field
+    async def project(self, info: Info) -> Project:
+        return await info.context.loaders.one("project").load(self.project_id)
+
+    @strawberry.field(description="Ordered by sceneNumber.")
+    async def scenes(self, info: Info) -> list[SceneT]:
+        return await info.context.loaders.many("scenes_of_branch").load(self.id)
+
+    @strawberry.field(description="Ordered by name ignoring case, then id.")
+    async def assets(self, info: Info) -> list[ProjectAsset]:
+        return await info.context.loaders.many("assets_of_branch").load(self.id)
+
+    @strawberry.field(
+        description="locked_visual_style_capsule_id of the branch's newest stage 5 state, if any."
+    )
+    async def locked_visual_style_capsule_id(self, info: Info) -> str | None:
+        return await info.context.loaders.value("visual_style_of_branch", "capsule").load(self.id)
+
+
+@strawberry.type(description="A master asset of the project (Stage 5).")
+class ProjectAsset:
+    id: uuid.UUID
+    name: str
+    asset_type: AssetType
+    description: str
+    image_key_url: str | None
+    visual_style_capsule_id: str | None
+    locked: bool
+    version: int = strawberry.field(
+        description="Starts at 1; +1 each time description or imageKeyUrl changes."
+    )
+    branch_id: strawberry.Private[uuid.UUID]
+
+    @classmethod
+    def from_row(cls, row: Any) -> ProjectAsset:
+        return cls(
+            id=row["id"],
+            name=row["name"],
+            asset_type=row["asset_type"],
+            description=row["description"],
+            image_key_url=row["image_key_url"],
+            visual_style_capsule_id=row["visual_style_capsule_id"],
+            locked=row["locked"],
+            version=row["version"],
+            branch_id=row["branch_id"],
+        )
+
+    @strawberry.field(description="This asset's instances, ordered by scene number.")
+    async def scene_instances(self, info: Info) -> list[InstanceT]:
+        return await info.context.loaders.many("instances_of_asset").load(self.id)
+
+
+@strawberry.type
+class StageLock:
+    stage: int
+    status: StageStatus

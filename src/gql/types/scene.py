@@ -1,0 +1,189 @@
+"""Scene, Shot, LocalContext."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+
+from gql.context import Info
+from gql.types.enums import AssetType
+from gql.types.project import Branch, StageLock
+from services import stages
+
+if TYPE_CHECKING:
+    from gql.types.assignment import (
+        FrameReferences,
+        ReferenceImage,
+        ShotAssetAssignment,
+        TransformationEvent,
+    )
+    from gql.types.instance import SceneAssetInstance
+
+InstanceT = Annotated["SceneAssetInstance", strawberry.lazy("gql.types.instance")]
+AssignmentT = Annotated["ShotAssetAssignment", strawberry.lazy("gql.types.assignment")]
+ReferenceImageT = Annotated["ReferenceImage", strawberry.lazy("gql.types.assignment")]
+FrameReferencesT = Annotated["FrameReferences", strawberry.lazy("gql.types.assignment")]
+EventT = Annotated["TransformationEvent", strawberry.lazy("gql.types.assignment")]
+
+
+@strawberry.type
+class LocalContextAsset:
+    name: str
+    type: AssetType
+    description: str
+    status_tags: list[str]
+    image_key_url: str | None
+
+
+@strawberry.type
+class LocalContext:
+    scene_id: uuid.UUID
+    scene_script: str
+    previous_scene_end_state: str | None
+    scene_assets: list[LocalContextAsset]
+
+
+@strawberry.type
+class Scene:
+    id: uuid.UUID
+    scene_number: int
+    slug: str
+    script_excerpt: str
+    status: str
+    end_state_summary: str | None
+    branch_id: strawberry.Private[uuid.UUID]
+    stage_locks_raw: strawberry.Private[dict[str, Any]]
+
+    @classmethod
+    def from_row(cls, row: Any) -> Scene:
+        return cls(
+            id=row["id"],
+            scene_number=row["scene_number"],
+            slug=row["slug"],
+            script_excerpt=row["script_excerpt"],
+            status=row["status"],
+            end_state_summary=row["end_state_summary"],
+            branch_id=row["branch_id"],
+            stage_locks_raw=row["stage_locks"],
+        )
+
+    @strawberry.field
+    async def branch(self, info: Info) -> Branch:
+        return await info.context.loaders.one("branch").load(self.branch_id)
+
+    @strawberry.field(
+        description="The scene of the same branch with the largest smaller sceneNumber, if any."
+    )
+    async def prior_scene(self, info: Info) -> Scene | None:
+        return await info.context.loaders.one("prior_scene").load(self.id)
+
+    @strawberry.field(
+        description="In asset order: type (CHARACTER, LOCATION, PROP), then name ignoring case, then id."
+    )
+    async def asset_instances(self, info: Info) -> list[InstanceT]:
+        return await info.context.loaders.many("instances_of_scene").load(self.id)
+
+    @strawberry.field(description="Ordered by shotOrder.")
+    async def shots(self, info: Info) -> list[Shot]:
+        return await info.context.loaders.many("shots_of_scene").load(self.id)
+
+    @strawberry.field(
+        description="Every assignment of every shot of this scene, ordered by shot order, then asset order."
+    )
+    async def shot_assignments(self, info: Info) -> list[AssignmentT]:
+        return await info.context.loaders.many("assignments_of_scene").load(self.id)
+
+    @strawberry.field
+    async def has_shot_assignments(self, info: Info) -> bool:
+        return await info.context.loaders.value("scene_has_assignments", "has", False).load(self.id)
+
+    @strawberry.field(description="The stages present in the scene's stage locks, ordered by stage number.")
+    def stage_locks(self) -> list[StageLock]:
+        return [StageLock(stage=n, status=s) for n, s in stages.stage_locks(self.stage_locks_raw)]  # type: ignore[arg-type]
+
+    @strawberry.field(description="What an LLM is told about this scene (Stage 8 local context).")
+    async def local_context(self, info: Info) -> LocalContext:
+        loaders = info.context.loaders
+        prior = await loaders.one("prior_scene").load(self.id)
+        instances = await loaders.many("instances_of_scene").load(self.id)
+        assets = await loaders.one("asset").load_many([i.project_asset_id for i in instances])
+        return LocalContext(
+            scene_id=self.id,
+            scene_script=self.script_excerpt,
+            previous_scene_end_state=prior.end_state_summary if prior else None,
+            scene_assets=[
+                LocalContextAsset(
+                    name=asset.name,
+                    type=asset.asset_type,
+                    description=instance.effective_description,
+                    status_tags=instance.status_tags,
+                    image_key_url=instance.image_key_url or asset.image_key_url,
+                )
+                for instance, asset in zip(instances, assets, strict=True)
+            ],
+        )
+
+
+@strawberry.type
+class Shot:
+    id: uuid.UUID
+    shot_label: str = strawberry.field(description="The shot's label within its scene, e.g. 1A.")
+    shot_order: int
+    duration_seconds: int
+    setting: str | None
+    action: str | None
+    camera: str | None
+    frame_prompt: str | None
+    video_prompt: str | None
+    scene_id: strawberry.Private[uuid.UUID]
+    reference_image_order_raw: strawberry.Private[list[Any]]
+    end_frame_reference_image_order_raw: strawberry.Private[list[Any]]
+
+    @classmethod
+    def from_row(cls, row: Any) -> Shot:
+        return cls(
+            id=row["id"],
+            shot_label=row["shot_label"],
+            shot_order=row["shot_order"],
+            duration_seconds=row["duration_seconds"],
+            setting=row["setting"],
+            action=row["action"],
+            camera=row["camera"],
+            frame_prompt=row["frame_prompt"],
+            video_prompt=row["video_prompt"],
+            scene_id=row["scene_id"],
+            reference_image_order_raw=row["reference_image_order"] or [],
+            end_frame_reference_image_order_raw=row["end_frame_reference_image_order"] or [],
+        )
+
+    @strawberry.field
+    async def scene(self, info: Info) -> Scene:
+        return await info.context.loaders.one("scene").load(self.scene_id)
+
+    @strawberry.field(description="Start-frame reference images as stored by the last generateShotPrompts.")
+    def reference_image_order(self) -> list[ReferenceImageT]:
+        from gql.types.assignment import ReferenceImage
+
+        return [ReferenceImage.from_json(entry) for entry in self.reference_image_order_raw]
+
+    @strawberry.field(description="End-frame reference images as stored by the last generateShotPrompts.")
+    def end_frame_reference_image_order(self) -> list[ReferenceImageT]:
+        from gql.types.assignment import ReferenceImage
+
+        return [ReferenceImage.from_json(entry) for entry in self.end_frame_reference_image_order_raw]
+
+    @strawberry.field(description="In asset order of their instances.")
+    async def asset_assignments(self, info: Info) -> list[AssignmentT]:
+        return await info.context.loaders.many("assignments_of_shot").load(self.id)
+
+    @strawberry.field(description="Computed now from the current assignments (or the legacy fallback).")
+    async def frame_references(self, info: Info) -> FrameReferencesT:
+        from gql.types.assignment import frame_references_of_shot
+
+        return await frame_references_of_shot(info, self)
+
+    @strawberry.field
+    async def transformation_events(self, info: Info) -> list[EventT]:
+        return await info.context.loaders.many("events_of_shot").load(self.id)

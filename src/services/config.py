@@ -1,0 +1,101 @@
+"""Settings read from the environment, each with a default that works on a fresh machine."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+DEV_USER_ID = "00000000-0000-4000-8000-000000000001"
+
+
+def _flag(value: str | None) -> bool | None:
+    if value is None or value.strip() == "":
+        return None
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "continuity"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str | None
+    data_dir: Path
+    media_dir: Path
+    jwt_secret_env: str | None
+    jwt_audience: str | None
+    dev_auth_env: bool | None
+    public_url: str | None
+    pool_size: int
+    max_overflow: int
+    worker_lease_seconds: float
+    worker_poll_seconds: float
+    max_depth: int
+    max_aliases: int
+    max_tokens: int
+    max_cost: int
+    max_body_bytes: int
+    max_operations: int
+    ws_init_timeout_seconds: float
+    ws_max_subscriptions: int
+
+    @property
+    def embedded(self) -> bool:
+        return not self.database_url
+
+    def jwt_secret(self) -> str:
+        """The signing secret: the environment's, else one generated once per data directory."""
+        if self.jwt_secret_env:
+            return self.jwt_secret_env
+        path = self.data_dir / "jwt-secret"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(secrets.token_urlsafe(48))
+            tmp.chmod(0o600)
+            try:
+                # Link, not rename: a concurrent first start must not replace the winner's secret.
+                os.link(tmp, path)
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink(missing_ok=True)
+        return path.read_text().strip()
+
+    def dev_auth(self, host: str | None = None) -> bool:
+        """Development mode: on by default only with the embedded database on a loopback bind."""
+        if self.dev_auth_env is not None:
+            return self.dev_auth_env
+        loopback = host is None or host in {"127.0.0.1", "localhost", "::1"} or host.startswith("127.")
+        return self.embedded and loopback
+
+
+def load_settings() -> Settings:
+    env = os.environ
+    data_dir = Path(env.get("CONTINUITY_DATA_DIR") or _default_data_dir()).expanduser()
+    media_dir = Path(env.get("CONTINUITY_MEDIA_DIR") or data_dir / "media").expanduser()
+    return Settings(
+        database_url=env.get("DATABASE_URL") or None,
+        data_dir=data_dir,
+        media_dir=media_dir,
+        jwt_secret_env=env.get("CONTINUITY_JWT_SECRET") or None,
+        jwt_audience=env.get("CONTINUITY_JWT_AUDIENCE") or None,
+        dev_auth_env=_flag(env.get("CONTINUITY_DEV_AUTH")),
+        public_url=(env.get("CONTINUITY_PUBLIC_URL") or "").rstrip("/") or None,
+        pool_size=int(env.get("CONTINUITY_DB_POOL_SIZE", "10")),
+        max_overflow=int(env.get("CONTINUITY_DB_MAX_OVERFLOW", "10")),
+        worker_lease_seconds=float(env.get("CONTINUITY_WORKER_LEASE_SECONDS", "60")),
+        worker_poll_seconds=float(env.get("CONTINUITY_WORKER_POLL_SECONDS", "1")),
+        max_depth=int(env.get("CONTINUITY_MAX_DEPTH", "15")),
+        max_aliases=int(env.get("CONTINUITY_MAX_ALIASES", "100")),
+        max_tokens=int(env.get("CONTINUITY_MAX_TOKENS", "5000")),
+        max_cost=int(env.get("CONTINUITY_MAX_COST", "50000")),
+        max_body_bytes=int(env.get("CONTINUITY_MAX_BODY_BYTES", str(1024 * 1024))),
+        max_operations=int(env.get("CONTINUITY_MAX_OPERATIONS", "10")),
+        ws_init_timeout_seconds=float(env.get("CONTINUITY_WS_INIT_TIMEOUT_SECONDS", "10")),
+        ws_max_subscriptions=int(env.get("CONTINUITY_WS_MAX_SUBSCRIPTIONS", "50")),
+    )

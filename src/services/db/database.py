@@ -1,0 +1,136 @@
+"""Engine, units of work and statement counting.
+
+Every unit of work is one transaction. A user's runs as role `authenticated` with the
+user's claims set for that transaction, so PostgreSQL's row-level security applies; the
+system's (the image worker) runs without a role switch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import AsyncIterator
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from services.config import Settings, load_settings
+from services.errors import BadUserInput, Conflict, NotFound
+
+_CLAIMS = text(
+    "select set_config('role', 'authenticated', true), "
+    "set_config('request.jwt.claim.sub', :sub, true)"
+)
+
+
+def normalize_url(url: str) -> str:
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    return url
+
+
+def resolve_database_url(settings: Settings | None = None) -> str:
+    """DATABASE_URL when set, else the embedded server in the data directory (started here)."""
+    settings = settings or load_settings()
+    if settings.database_url:
+        return normalize_url(settings.database_url)
+    from services.db import embedded
+
+    return embedded.start(settings.data_dir)
+
+
+class StatementCounter:
+    """Counts SQL statements sent through an engine: tests bound them, the benchmark reports them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.count = 0
+
+    def __call__(self, *_: Any) -> None:
+        with self._lock:
+            self.count += 1
+
+    def take(self) -> int:
+        with self._lock:
+            n, self.count = self.count, 0
+            return n
+
+
+def sqlstate(error: BaseException) -> str | None:
+    seen: BaseException | None = error
+    while seen is not None:
+        state = getattr(seen, "sqlstate", None) or getattr(seen, "pgcode", None)
+        if isinstance(state, str):
+            return state
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return None
+
+
+def _constraint(error: BaseException) -> str:
+    seen: BaseException | None = error
+    while seen is not None:
+        name = getattr(seen, "constraint_name", None)
+        if name:
+            return str(name)
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return ""
+
+
+def translate(error: DBAPIError) -> Exception:
+    """What a constraint the database enforced means to the client."""
+    state = sqlstate(error)
+    name = _constraint(error)
+    if state == "23505":
+        return Conflict(f"already exists ({name})" if name else "already exists")
+    if state == "23503":
+        return NotFound(f"a referenced object does not exist ({name})")
+    if state in {"23514", "22001", "22003", "22P02", "22021", "23502"}:
+        return BadUserInput(f"invalid value ({name or state})")
+    if state == "42501":
+        return NotFound("not found")
+    return error
+
+
+class Database:
+    def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 10) -> None:
+        self.url = url
+        self.engine: AsyncEngine = create_async_engine(
+            url,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_pre_ping=True,
+            pool_recycle=1800,
+        )
+        self.statements = StatementCounter()
+        event.listen(self.engine.sync_engine, "before_cursor_execute", self.statements)
+
+    @contextlib.asynccontextmanager
+    async def transaction(self, user_id: str | None) -> AsyncIterator[AsyncConnection]:
+        """One unit of work: commits when the block ends, rolls back on any error.
+
+        `user_id=None` is the system (no role switch); every request passes its user.
+        """
+        try:
+            async with self.engine.begin() as conn:
+                if user_id is not None:
+                    await conn.execute(_CLAIMS, {"sub": str(user_id)})
+                yield conn
+        except DBAPIError as error:
+            translated = translate(error)
+            if translated is error:
+                raise
+            raise translated from error
+
+    async def ping(self) -> bool:
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("select 1"))
+            return True
+        except Exception:
+            return False
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

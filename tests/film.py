@@ -1,0 +1,73 @@
+"""Builds films through the public API, for tests that need one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from tests.support import Client
+
+CREATE_PROJECT = "mutation($t: String!) { createProject(input: {title: $t}) { id activeBranch { id } } }"
+CREATE_ASSET = """
+mutation($i: CreateProjectAssetInput!) { createProjectAsset(input: $i) { id name assetType version } }
+"""
+CREATE_SCENE = "mutation($i: CreateSceneInput!) { createScene(input: $i) { id sceneNumber } }"
+CREATE_SHOT = "mutation($i: CreateShotInput!) { createShot(input: $i) { id shotLabel } }"
+LOCK_ASSETS = "mutation($b: UUID!) { lockProjectAssets(branchId: $b) { id } }"
+LOCK_STYLE = "mutation($b: UUID!, $c: String!) { lockVisualStyle(branchId: $b, capsuleId: $c) { id } }"
+
+
+@dataclass
+class Film:
+    client: Client
+    project_id: str
+    branch_id: str
+    assets: dict[str, str] = field(default_factory=dict)
+    scenes: dict[int, str] = field(default_factory=dict)
+    shots: dict[str, str] = field(default_factory=dict)
+
+    async def asset(
+        self, name: str, asset_type: str = "CHARACTER", description: str | None = None,
+        image: str | None = None,
+    ) -> str:
+        given: dict[str, Any] = {
+            "branchId": self.branch_id,
+            "name": name,
+            "assetType": asset_type,
+            "description": description or f"{name}, as designed",
+        }
+        if image is not None:
+            given["imageKeyUrl"] = image
+        data = await self.client.data(CREATE_ASSET, {"i": given})
+        self.assets[name] = data["createProjectAsset"]["id"]
+        return self.assets[name]
+
+    async def scene(self, number: int, **extra: Any) -> str:
+        given = {"branchId": self.branch_id, "sceneNumber": number, "slug": f"scene-{number}", **extra}
+        data = await self.client.data(CREATE_SCENE, {"i": given})
+        self.scenes[number] = data["createScene"]["id"]
+        return self.scenes[number]
+
+    async def shot(self, scene_number: int, label: str, order: int, **extra: Any) -> str:
+        given = {
+            "sceneId": self.scenes[scene_number],
+            "shotLabel": label,
+            "shotOrder": order,
+            "durationSeconds": 4,
+            **extra,
+        }
+        data = await self.client.data(CREATE_SHOT, {"i": given})
+        self.shots[label] = data["createShot"]["id"]
+        return self.shots[label]
+
+    async def lock_assets(self) -> None:
+        await self.client.data(LOCK_ASSETS, {"b": self.branch_id})
+
+    async def lock_style(self, capsule: str = "noir-1") -> None:
+        await self.client.data(LOCK_STYLE, {"b": self.branch_id, "c": capsule})
+
+
+async def new_film(client: Client, title: str = "Test film") -> Film:
+    data = await client.data(CREATE_PROJECT, {"t": title})
+    project = data["createProject"]
+    return Film(client=client, project_id=project["id"], branch_id=project["activeBranch"]["id"])

@@ -1,0 +1,128 @@
+"""Test support: databases on a real PostgreSQL, a real server, a GraphQL client, a film builder."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+import socket
+import uuid
+from collections.abc import Awaitable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import asyncpg
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+TEST_SECRET = "continuity-test-secret-0123456789abcdef0123456789"
+T = TypeVar("T")
+
+
+def run_sync(awaitable_factory: Any) -> Any:
+    """Runs a coroutine on its own loop in a thread (safe from inside pytest-asyncio)."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, awaitable_factory()).result()
+
+
+def server_url() -> str:
+    """The PostgreSQL server tests create their databases on: TEST_DATABASE_URL or DATABASE_URL
+    (any database on it), else the embedded one under .data/test."""
+    url = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
+    if url:
+        from services.db.database import normalize_url
+
+        return normalize_url(url)
+    from services.db import embedded
+
+    data_dir = Path(os.environ.get("CONTINUITY_TEST_DATA_DIR") or REPO / ".data" / "test")
+    return embedded.start(data_dir)
+
+
+def _asyncpg_dsn(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+def with_database(url: str, name: str) -> str:
+    """The same server URL pointing at another database."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).set(database=name).render_as_string(hide_password=False)
+
+
+def create_database(url: str, prefix: str = "continuity_test") -> str:
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+
+    async def create() -> None:
+        conn = await asyncpg.connect(_asyncpg_dsn(url))
+        try:
+            await conn.execute(f'create database "{name}"')
+        finally:
+            await conn.close()
+
+    run_sync(create)
+    return with_database(url, name)
+
+
+def drop_database(server: str, url: str) -> None:
+    from sqlalchemy.engine import make_url
+
+    name = make_url(url).database
+
+    async def drop() -> None:
+        conn = await asyncpg.connect(_asyncpg_dsn(server))
+        try:
+            await conn.execute(f'drop database if exists "{name}" with (force)')
+        finally:
+            await conn.close()
+
+    run_sync(drop)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class GraphQLError(AssertionError):
+    pass
+
+
+class Client:
+    """Posts real GraphQL documents over HTTP as one user (or anonymously)."""
+
+    def __init__(self, http: httpx.AsyncClient, token: str | None, user_id: str | None) -> None:
+        self.http = http
+        self.token = token
+        self.user_id = user_id
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    async def post(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        response = await self.http.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=self.headers()
+        )
+        assert response.status_code < 500, response.text
+        return response.json()
+
+    async def data(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        body = await self.post(query, variables)
+        if body.get("errors"):
+            raise GraphQLError(f"unexpected errors: {body['errors']}")
+        return body["data"]
+
+    async def error(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The first error of a request expected to fail."""
+        body = await self.post(query, variables)
+        assert body.get("errors"), f"expected an error, got {body}"
+        return body["errors"][0]
+
+    async def code(self, query: str, variables: dict[str, Any] | None = None) -> str:
+        error = await self.error(query, variables)
+        return error.get("extensions", {}).get("code", "")
+
+
+async def gather(*aws: Awaitable[T]) -> list[T]:
+    return list(await asyncio.gather(*aws))
