@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -16,6 +17,7 @@ from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from gql.context import AppState, Context
+from gql.planner.executor import planner_enabled_by_env
 from gql.schema import create_schema
 from services.config import Settings
 from services.db.database import Database
@@ -39,6 +41,10 @@ class ContinuityGraphQL(GraphQL):
         )
         self.state = state
 
+    def encode_json(self, data: object) -> bytes:
+        # orjson also writes a planner's completed subtree (orjson.Fragment) verbatim.
+        return orjson.dumps(data)
+
     async def get_context(self, request: Any, response: Any) -> Context:  # type: ignore[override]
         return Context(
             app=self.state,
@@ -57,7 +63,10 @@ def create_app(
     background: list[Background] | None = None,
 ) -> Starlette:
     db = Database(database_url, pool_size=settings.pool_size, max_overflow=settings.max_overflow)
-    state = AppState(db=db, settings=settings, dev_auth=dev_auth, public_url=public_url)
+    state = AppState(
+        db=db, settings=settings, dev_auth=dev_auth, public_url=public_url,
+        planner=planner_enabled_by_env(),
+    )
     graphql = ContinuityGraphQL(state)
     settings.media_dir.mkdir(parents=True, exist_ok=True)
 

@@ -26,6 +26,8 @@ class AppState:
     public_url: str
     # The image-job event hub (LISTEN/NOTIFY fan-out), when the app runs one.
     events: Any = None
+    # Whether plannable selections are answered by one compiled statement (gql.planner).
+    planner: bool = True
 
 
 @dataclass
@@ -43,6 +45,10 @@ class Context:
     @property
     def db(self) -> Database:
         return self.app.db
+
+    @property
+    def planner(self) -> bool:
+        return self.app.planner
 
     def _authenticate(self) -> None:
         header = self.authorization

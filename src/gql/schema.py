@@ -19,6 +19,7 @@ from strawberry.types.execution import ExecutionContext
 
 from gql.errors import ErrorCodes
 from gql.mutations.film import FilmMutation
+from gql.planner.executor import PlanningExecutionContext
 from gql.queries import Query
 from gql.scalars import SCALAR_MAP
 from services.config import Settings, load_settings
@@ -50,6 +51,7 @@ def create_schema(settings: Settings | None = None) -> ContinuitySchema:
         subscription=SUBSCRIPTION,
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
         extensions=extensions,
+        execution_context_class=PlanningExecutionContext,
     )
 
 

@@ -1,0 +1,297 @@
+"""What the planner knows of the table-backed types: each field's SQL, each relation's rows and
+order. The one place in the GraphQL layer that speaks SQL (issue 6); the loader path in
+`services.batches` stays the reference, and every list here orders exactly as it does there.
+
+Templates use `{t}` for the row's alias; relation sources use `{p}` (the parent row) and `{c}`
+(the child row, also the prefix of any helper alias the source needs).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.batches import MAX_CHAIN_DEPTH
+
+# The DateTime scalar's serialisation (gql.scalars.serialize_datetime), done by PostgreSQL.
+DATETIME = "to_char({col} at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')"
+
+
+def datetime_of(column: str) -> str:
+    return DATETIME.format(col="{t}." + column)
+
+
+@dataclass(frozen=True)
+class Column:
+    """A leaf: an SQL expression over the row."""
+
+    sql: str
+
+
+@dataclass(frozen=True)
+class Relation:
+    """Rows of another type reached from this row.
+
+    `source` is `from ... where ...` selecting the child rows as `{c}`; `order` (lists, and a
+    to-one that picks one row of many) orders them; `fk`, for a to-one by key, is the column
+    holding the child's id, so a `{ id }` selection needs no join.
+    """
+
+    target: str
+    many: bool
+    source: str
+    order: str | None = None
+    fk: str | None = None
+
+
+Field = Column | Relation
+
+
+def _to_one(target: str, table: str, fk: str) -> Relation:
+    return Relation(target, False, f"from {table} {{c}} where {{c}}.id = {{p}}.{fk}", fk=fk)
+
+
+ASSET_ORDER = "{c}_a.asset_type, lower({c}_a.name), {c}_a.id"
+
+# Root first: the same walk as services.batches' chain_of_instance, from one parent row.
+CHAIN_SOURCE = f"""from (with recursive walk (id, parent_id, depth, path) as (
+        select {{p}}.id, {{p}}.inherited_from_instance_id, 0, array[{{p}}.id]
+        union all
+        select x.id, x.inherited_from_instance_id, w.depth + 1, w.path || x.id
+          from walk w join scene_asset_instances x on x.id = w.parent_id
+         where x.id <> all(w.path) and w.depth < {MAX_CHAIN_DEPTH})
+      select id, depth from walk) {{c}}_w
+  join scene_asset_instances {{c}} on {{c}}.id = {{c}}_w.id"""
+
+STAGE_LOCK_SOURCE = (
+    "from jsonb_each({p}.stage_locks) {c} where {c}.key ~ '^[0-9]+$' "
+    "and jsonb_typeof({c}.value) = 'object' "
+    "and {c}.value ->> 'status' in ('draft', 'locked', 'outdated')"
+)
+
+
+def _reference_images(column: str) -> Relation:
+    return Relation(
+        target="ReferenceImage",
+        many=True,
+        source=f"from jsonb_array_elements({{p}}.{column}) with ordinality {{c}}(e, n)",
+        order="{c}.n",
+    )
+
+
+TABLES: dict[str, str] = {
+    "Project": "projects",
+    "Branch": "branches",
+    "Scene": "scenes",
+    "Shot": "shots",
+    "ProjectAsset": "project_assets",
+    "SceneAssetInstance": "scene_asset_instances",
+    "ShotAssetAssignment": "shot_asset_assignments",
+    "TransformationEvent": "transformation_events",
+}
+
+# The by-id loader that rebuilds an object of the type for a field the planner leaves to its
+# resolver (types without one must be compiled whole).
+BY_ID_LOADER: dict[str, str] = {
+    "Project": "project",
+    "Branch": "branch",
+    "Scene": "scene",
+    "Shot": "shot",
+    "ProjectAsset": "asset",
+    "SceneAssetInstance": "instance",
+    "ShotAssetAssignment": "assignment",
+}
+
+
+def _c(column: str) -> Column:
+    return Column("{t}." + column)
+
+
+FIELDS: dict[str, dict[str, Field]] = {
+    "Project": {
+        "id": _c("id"),
+        "title": _c("title"),
+        "createdAt": Column(datetime_of("created_at")),
+        "activeBranch": _to_one("Branch", "branches", "active_branch_id"),
+        "branches": Relation(
+            "Branch", True, "from branches {c} where {c}.project_id = {p}.id", "{c}.created_at, {c}.id"
+        ),
+    },
+    "Branch": {
+        "id": _c("id"),
+        "name": _c("name"),
+        "project": _to_one("Project", "projects", "project_id"),
+        "scenes": Relation("Scene", True, "from scenes {c} where {c}.branch_id = {p}.id", "{c}.scene_number"),
+        "assets": Relation(
+            "ProjectAsset", True, "from project_assets {c} where {c}.branch_id = {p}.id",
+            "lower({c}.name), {c}.id",
+        ),
+        "lockedVisualStyleCapsuleId": Column(
+            "(select s.content ->> 'locked_visual_style_capsule_id' from stage_states s"
+            " where s.branch_id = {t}.id and s.stage_number = 5 order by s.version desc limit 1)"
+        ),
+    },
+    "ProjectAsset": {
+        "id": _c("id"),
+        "name": _c("name"),
+        "assetType": Column("upper({t}.asset_type)"),
+        "description": _c("description"),
+        "imageKeyUrl": _c("image_key_url"),
+        "visualStyleCapsuleId": _c("visual_style_capsule_id"),
+        "locked": _c("locked"),
+        "version": _c("version"),
+        "sceneInstances": Relation(
+            "SceneAssetInstance", True,
+            "from scene_asset_instances {c} join scenes {c}_s on {c}_s.id = {c}.scene_id"
+            " where {c}.project_asset_id = {p}.id",
+            "{c}_s.scene_number",
+        ),
+    },
+    "Scene": {
+        "id": _c("id"),
+        "sceneNumber": _c("scene_number"),
+        "slug": _c("slug"),
+        "scriptExcerpt": _c("script_excerpt"),
+        "status": _c("status"),
+        "endStateSummary": _c("end_state_summary"),
+        "branch": _to_one("Branch", "branches", "branch_id"),
+        "priorScene": Relation(
+            "Scene", False,
+            "from scenes {c} where {c}.branch_id = {p}.branch_id and {c}.scene_number < {p}.scene_number",
+            "{c}.scene_number desc",
+        ),
+        "assetInstances": Relation(
+            "SceneAssetInstance", True,
+            "from scene_asset_instances {c} join project_assets {c}_a on {c}_a.id = {c}.project_asset_id"
+            " where {c}.scene_id = {p}.id",
+            ASSET_ORDER,
+        ),
+        "shots": Relation(
+            "Shot", True, "from shots {c} where {c}.scene_id = {p}.id", "{c}.shot_order, {c}.shot_label"
+        ),
+        "shotAssignments": Relation(
+            "ShotAssetAssignment", True,
+            "from shot_asset_assignments {c} join shots {c}_s on {c}_s.id = {c}.shot_id"
+            " join scene_asset_instances {c}_i on {c}_i.id = {c}.scene_asset_instance_id"
+            " join project_assets {c}_a on {c}_a.id = {c}_i.project_asset_id"
+            " where {c}.scene_id = {p}.id",
+            "{c}_s.shot_order, {c}_s.shot_label, " + ASSET_ORDER,
+        ),
+        "hasShotAssignments": Column(
+            "exists (select 1 from shot_asset_assignments x where x.scene_id = {t}.id)"
+        ),
+        "stageLocks": Relation(
+            "StageLock", True, STAGE_LOCK_SOURCE, "({c}.key)::int, {c}.value ->> 'status'"
+        ),
+    },
+    "StageLock": {
+        "stage": Column("({t}.key)::int"),
+        "status": Column("upper({t}.value ->> 'status')"),
+    },
+    "SceneAssetInstance": {
+        "id": _c("id"),
+        "descriptionOverride": _c("description_override"),
+        "imageKeyUrl": _c("image_key_url"),
+        "statusTags": _c("status_tags"),
+        "carryForward": _c("carry_forward"),
+        "effectiveDescription": _c("effective_description"),
+        "modificationCount": _c("modification_count"),
+        "lastModifiedField": _c("last_modified_field"),
+        "modificationReason": _c("modification_reason"),
+        "createdAt": Column(datetime_of("created_at")),
+        "updatedAt": Column(datetime_of("updated_at")),
+        "isOutdated": Column(
+            "coalesce((select x.version > {t}.base_version from project_assets x"
+            " where x.id = {t}.project_asset_id), false)"
+        ),
+        "scene": _to_one("Scene", "scenes", "scene_id"),
+        "projectAsset": _to_one("ProjectAsset", "project_assets", "project_asset_id"),
+        "inheritedFrom": _to_one(
+            "SceneAssetInstance", "scene_asset_instances", "inherited_from_instance_id"
+        ),
+        "chain": Relation("SceneAssetInstance", True, CHAIN_SOURCE, "{c}_w.depth desc"),
+        "shotAssignments": Relation(
+            "ShotAssetAssignment", True,
+            "from shot_asset_assignments {c} join shots {c}_s on {c}_s.id = {c}.shot_id"
+            " where {c}.scene_asset_instance_id = {p}.id",
+            "{c}_s.shot_order, {c}_s.shot_label",
+        ),
+    },
+    "Shot": {
+        "id": _c("id"),
+        "shotLabel": _c("shot_label"),
+        "shotOrder": _c("shot_order"),
+        "durationSeconds": _c("duration_seconds"),
+        "setting": _c("setting"),
+        "action": _c("action"),
+        "camera": _c("camera"),
+        "framePrompt": _c("frame_prompt"),
+        "videoPrompt": _c("video_prompt"),
+        "scene": _to_one("Scene", "scenes", "scene_id"),
+        "referenceImageOrder": _reference_images("reference_image_order"),
+        "endFrameReferenceImageOrder": _reference_images("end_frame_reference_image_order"),
+        "assetAssignments": Relation(
+            "ShotAssetAssignment", True,
+            "from shot_asset_assignments {c}"
+            " join scene_asset_instances {c}_i on {c}_i.id = {c}.scene_asset_instance_id"
+            " join project_assets {c}_a on {c}_a.id = {c}_i.project_asset_id"
+            " where {c}.shot_id = {p}.id",
+            ASSET_ORDER,
+        ),
+        "transformationEvents": Relation(
+            "TransformationEvent", True,
+            "from transformation_events {c} where {c}.shot_id = {p}.id", "{c}.created_at, {c}.id",
+        ),
+    },
+    "ReferenceImage": {
+        "position": Column("({t}.e ->> 'position')::int"),
+        "sceneAssetInstanceId": Column("({t}.e ->> 'scene_asset_instance_id')::uuid"),
+        "projectAssetId": Column("({t}.e ->> 'project_asset_id')::uuid"),
+        "assetName": Column("{t}.e ->> 'asset_name'"),
+        "assetType": Column("upper({t}.e ->> 'asset_type')"),
+        "imageUrl": Column("{t}.e ->> 'image_url'"),
+    },
+    "ShotAssetAssignment": {
+        "id": _c("id"),
+        "presenceType": Column("upper({t}.presence_type)"),
+        "createdAt": Column(datetime_of("created_at")),
+        "updatedAt": Column(datetime_of("updated_at")),
+        "shot": _to_one("Shot", "shots", "shot_id"),
+        "sceneAssetInstance": _to_one(
+            "SceneAssetInstance", "scene_asset_instances", "scene_asset_instance_id"
+        ),
+    },
+    "TransformationEvent": {
+        "id": _c("id"),
+        "postDescription": _c("post_description"),
+        "postImageKeyUrl": _c("post_image_key_url"),
+        "createdAt": Column(datetime_of("created_at")),
+        "shot": _to_one("Shot", "shots", "shot_id"),
+        "sceneAssetInstance": _to_one(
+            "SceneAssetInstance", "scene_asset_instances", "scene_asset_instance_id"
+        ),
+    },
+}
+
+OWNED = "{t}.project_id in (select id from projects where user_id = cast(:uid as uuid))"
+
+
+@dataclass(frozen=True)
+class Root:
+    """A field the planner answers from the top: an object by id, or the viewer's projects."""
+
+    target: str
+    where: str
+    many: bool = False
+    order: str | None = None
+
+
+ROOTS: dict[tuple[str, str], Root] = {
+    ("Query", "project"): Root("Project", "{t}.id = cast(:id as uuid) and {t}.user_id = cast(:uid as uuid)"),
+    ("Query", "branch"): Root("Branch", "{t}.id = cast(:id as uuid) and " + OWNED),
+    ("Query", "scene"): Root("Scene", "{t}.id = cast(:id as uuid) and " + OWNED),
+    ("Query", "sceneAssetInstance"): Root("SceneAssetInstance", "{t}.id = cast(:id as uuid) and " + OWNED),
+    ("Query", "shot"): Root("Shot", "{t}.id = cast(:id as uuid) and " + OWNED),
+    ("Viewer", "projects"): Root(
+        "Project", "{t}.user_id = cast(:uid as uuid)", many=True, order="{t}.created_at desc, {t}.id desc"
+    ),
+}

@@ -1,0 +1,134 @@
+"""Compiles a field's selection (aliases, fragments, @skip/@include already resolved by
+graphql-core's field collection) into one SQL statement that emits the response as JSON.
+
+Fields the catalog does not know become *holes*: the statement emits the parent's id there and
+the executor later runs the field's own resolver on the object (the reference semantics).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphql import GraphQLObjectType, get_named_type, is_non_null_type
+
+from gql.planner.catalog import BY_ID_LOADER, FIELDS, TABLES, Column, Relation, Root
+
+# json_build_object takes at most 100 arguments: 50 keys. A wider selection is left to the loaders.
+MAX_KEYS = 50
+
+Collect = Callable[[GraphQLObjectType, Any], dict[str, Any]]
+
+
+class NotCompilable(Exception):
+    """The selection cannot be answered by one statement: the loader path answers it."""
+
+
+@dataclass
+class Hole:
+    parent_type: GraphQLObjectType
+    field_details: Any
+    loader: str
+
+
+@dataclass
+class Shape:
+    """Where holes are, below one object: its own holes and the relations leading to more."""
+
+    holes: dict[str, Hole] = field(default_factory=dict)
+    # response key -> (is a list, field is nullable, shape of each child)
+    edges: dict[str, tuple[bool, bool, Shape]] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.holes or self.edges)
+
+
+@dataclass
+class Plan:
+    sql: str
+    shape: Shape | None
+    statement: Any = None
+
+
+class Compiler:
+    def __init__(self, collect: Collect) -> None:
+        self._collect = collect
+        self._aliases = 0
+
+    def _alias(self) -> str:
+        self._aliases += 1
+        return f"t{self._aliases}"
+
+    def root(self, root: Root, gtype: GraphQLObjectType, details: Any) -> Plan:
+        table = TABLES[root.target]
+        obj, shape = self._object(gtype, details, "t0")
+        where = root.where.format(t="t0")
+        if root.many:
+            order = (root.order or "t0.id").format(t="t0")
+            sql = (
+                f"select coalesce(json_agg({obj} order by {order}), '[]'::json)::text"
+                f" from {table} t0 where {where}"
+            )
+        else:
+            sql = f"select ({obj})::text from {table} t0 where {where}"
+        return Plan(sql=sql, shape=shape or None)
+
+    def _object(self, gtype: GraphQLObjectType, details: Any, t: str) -> tuple[str, Shape]:
+        type_name = gtype.name
+        grouped = self._collect(gtype, details)
+        if len(grouped) > MAX_KEYS:
+            raise NotCompilable(f"more than {MAX_KEYS} fields on {type_name}")
+        specs = FIELDS.get(type_name)
+        if specs is None:
+            raise NotCompilable(type_name)
+        parts: list[str] = []
+        shape = Shape()
+        for key, field_details in grouped.items():
+            node = field_details[0].node
+            name = node.name.value
+            if name == "__typename":
+                parts.append(f"'{key}', '{type_name}'")
+                continue
+            field_def = gtype.fields[name]
+            spec = specs.get(name)
+            if spec is None or field_def.args or node.arguments:
+                loader = BY_ID_LOADER.get(type_name)
+                if loader is None:
+                    raise NotCompilable(f"{type_name}.{name}")
+                shape.holes[key] = Hole(gtype, field_details, loader)
+                parts.append(f"'{key}', {t}.id")
+            elif isinstance(spec, Column):
+                parts.append(f"'{key}', {spec.sql.format(t=t)}")
+            else:
+                target = get_named_type(field_def.type)
+                assert isinstance(target, GraphQLObjectType) and target.name == spec.target
+                expr, child = self._relation(spec, target, field_details, t)
+                parts.append(f"'{key}', {expr}")
+                if child:
+                    shape.edges[key] = (spec.many, not is_non_null_type(field_def.type), child)
+        return f"json_build_object({', '.join(parts)})", shape
+
+    def _relation(
+        self, spec: Relation, target: GraphQLObjectType, details: Any, p: str
+    ) -> tuple[str, Shape]:
+        if spec.fk is not None:
+            grouped = self._collect(target, details)
+            if all(d[0].node.name.value in ("id", "__typename") for d in grouped.values()):
+                # A to-one `{ id }` is read from the key column: no join (same answer, the
+                # foreign keys keep the child in the parent's project).
+                fk = f"{p}.{spec.fk}"
+                pairs = ", ".join(
+                    f"'{k}', " + (fk if d[0].node.name.value == "id" else f"'{target.name}'")
+                    for k, d in grouped.items()
+                )
+                return f"(case when {fk} is null then null else json_build_object({pairs}) end)", Shape()
+        c = self._alias()
+        obj, shape = self._object(target, details, c)
+        source = spec.source.format(p=p, c=c)
+        order = spec.order.format(c=c) if spec.order else None
+        if spec.many:
+            ordered = f" order by {order}" if order else ""
+            return f"(select coalesce(json_agg({obj}{ordered}), '[]'::json) {source})", shape
+        ordered = f" order by {order}" if order else ""
+        return f"(select {obj} {source}{ordered} limit 1)", shape

@@ -1,0 +1,251 @@
+"""The execution context that answers plannable fields with one SQL statement.
+
+A root the planner knows (an object by id, the viewer's projects) is compiled once per document
+(and per value of the boolean variables its directives may read), run inside the request's own
+`authenticated` transaction, and handed to graphql-core as an already completed value: the JSON
+text itself (an `orjson.Fragment`, written out verbatim by the HTTP view) when nothing is left
+to resolve, else the parsed tree with the holes filled by the fields' own resolvers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import uuid
+from collections import OrderedDict
+from typing import Any
+
+import orjson
+from graphql import GraphQLError, GraphQLObjectType, located_error
+from graphql.execution.values import get_argument_values
+from graphql.pyutils import Path
+from sqlalchemy import text
+from starlette.requests import Request
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from gql.planner.catalog import ROOTS, Root
+from gql.planner.compile import Compiler, NotCompilable, Plan, Shape
+
+log = logging.getLogger("continuity.planner")
+
+PLAN_CACHE_SIZE = 512
+# A request may turn the planner off for itself (the differential tests compare both paths).
+SWITCH_HEADER = "x-continuity-planner"
+
+
+def planner_enabled_by_env() -> bool:
+    return os.environ.get("CONTINUITY_PLANNER", "1").strip().lower() not in {"0", "false", "no", "off"}
+
+
+class _PlanCache:
+    def __init__(self, size: int) -> None:
+        self._plans: OrderedDict[Any, Plan | None] = OrderedDict()
+        self._size = size
+
+    def get(self, key: Any) -> Plan | None | bool:
+        try:
+            plan = self._plans[key]
+        except KeyError:
+            return False
+        self._plans.move_to_end(key)
+        return plan
+
+    def put(self, key: Any, plan: Plan | None) -> None:
+        self._plans[key] = plan
+        if len(self._plans) > self._size:
+            self._plans.popitem(last=False)
+
+
+PLANS = _PlanCache(PLAN_CACHE_SIZE)
+
+
+def planner_wanted(context: Any) -> bool:
+    if not getattr(context, "planner", False):
+        return False
+    request = getattr(context, "request", None)
+    headers = getattr(request, "headers", None)
+    if headers is not None and headers.get(SWITCH_HEADER, "").lower() in {"0", "off"}:
+        return False
+    return True
+
+
+class PlanningExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    def execute_field(
+        self,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        field_details_list: Any,
+        path: Path,
+        position_context: Any,
+    ) -> Any:
+        root = ROOTS.get((parent_type.name, field_details_list[0].node.name.value))
+        if root is not None and planner_wanted(self.context_value):
+            planned = self._execute_planned(root, parent_type, field_details_list, path)
+            if planned is not None:
+                return planned
+        return super().execute_field(parent_type, source, field_details_list, path, position_context)
+
+    # -- planning -------------------------------------------------------------------------
+
+    def _cache_key(self, field_details_list: Any, path: Path) -> Any:
+        loc = self.operation.loc
+        if loc is None:
+            return None
+        flags = tuple(
+            (d.variable.name.value, self.variable_values.coerced.get(d.variable.name.value))
+            for d in self.operation.variable_definitions or ()
+            if _is_boolean(d.type)
+        )
+        keys = tuple(k for k in path.as_list() if isinstance(k, str))
+        return (loc.source.body, self.operation.name.value if self.operation.name else None, keys, flags)
+
+    def _plan(self, root: Root, parent_type: GraphQLObjectType, field_details_list: Any, path: Path) -> Plan | None:
+        key = self._cache_key(field_details_list, path)
+        cached = PLANS.get(key) if key is not None else False
+        if cached is not False:
+            return cached  # type: ignore[return-value]
+        target = self.schema.get_type(root.target)
+        assert isinstance(target, GraphQLObjectType)
+
+        def collect(gtype: GraphQLObjectType, details: Any) -> dict[str, Any]:
+            return self.collect_subfields(gtype, details)[0]
+
+        plan: Plan | None
+        try:
+            plan = Compiler(collect).root(root, target, field_details_list)
+            plan.statement = text(plan.sql)
+        except NotCompilable as reason:
+            log.debug("not planned (%s): %s", reason, path.as_list())
+            plan = None
+        if key is not None:
+            PLANS.put(key, plan)
+        return plan
+
+    def _execute_planned(
+        self, root: Root, parent_type: GraphQLObjectType, field_details_list: Any, path: Path
+    ) -> Any:
+        context = self.context_value
+        field_def = parent_type.fields[field_details_list[0].node.name.value]
+        try:
+            uid = context.uid
+            args = get_argument_values(
+                field_def,
+                field_details_list[0].node,
+                self.variable_values,
+                field_details_list[0].fragment_variable_values,
+                self.hide_suggestions,
+            )
+        except Exception:
+            # The ordinary path reports it exactly as it always does.
+            return None
+        plan = self._plan(root, parent_type, field_details_list, path)
+        if plan is None:
+            return None
+        params = {"uid": uid, "id": args.get("id")}
+        return self._run(plan, params, field_def.type, field_details_list, path)
+
+    async def _run(self, plan: Plan, params: dict[str, Any], return_type: Any, details: Any, path: Path) -> Any:
+        context = self.context_value
+        try:
+            async with context.db.transaction(params["uid"]) as conn:
+                body = (await conn.execute(plan.statement, params)).scalar()
+            if body is None:
+                return None
+            if plan.shape is None:
+                if isinstance(context.request, Request):
+                    return orjson.Fragment(body)
+                return orjson.loads(body)
+            data = orjson.loads(body)
+            await self._fill(data, plan.shape, path, many=isinstance(data, list))
+            return data
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, return_type, details, path)
+            return None
+
+    # -- holes ----------------------------------------------------------------------------
+
+    async def _fill(self, data: Any, shape: Shape, path: Path, many: bool) -> None:
+        """Runs every hole's resolver on its object (loaded by id, one batch per type) and
+        propagates a non-null field's error to the nearest nullable position, as graphql-core
+        would have."""
+        sites: list[tuple[dict[str, Any], str, Path, Any, list[tuple[Any, Any, Path]]]] = []
+        objects = list(enumerate(data)) if many else [(None, data)]
+        for index, obj in objects:
+            if obj is not None:
+                _collect_sites(obj, shape, path if index is None else path.add_key(index), [], sites)
+        loaders = self.context_value.loaders
+        wanted: dict[str, list[Any]] = {}
+        for container, key, _, hole, _ in sites:
+            wanted.setdefault(hole.loader, []).append(container[key])
+        loaded: dict[str, dict[Any, Any]] = {}
+        for name, ids in wanted.items():
+            unique = list(dict.fromkeys(ids))
+            found = await loaders.one(name).load_many([uuid.UUID(i) for i in unique])
+            loaded[name] = dict(zip(unique, found, strict=True))
+        pending: list[Any] = []
+        for container, key, field_path, hole, _ in sites:
+            obj = loaded[hole.loader][container[key]]
+            if obj is None:
+                pending.append(None)
+                continue
+            try:
+                pending.append(
+                    super().execute_field(hole.parent_type, obj, hole.field_details, field_path, None)
+                )
+            except Exception as error:  # a non-null field failed synchronously
+                pending.append(error)
+        awaitables = [(i, r) for i, r in enumerate(pending) if self.is_awaitable(r)]
+        if awaitables:
+            settled = await asyncio.gather(*(r for _, r in awaitables), return_exceptions=True)
+            for (i, _), value in zip(awaitables, settled, strict=True):
+                pending[i] = value
+        for (container, key, field_path, _, nullable_above), value in zip(sites, pending, strict=True):
+            if isinstance(value, BaseException):
+                _propagate(self, value, field_path, nullable_above)
+            else:
+                container[key] = value
+
+
+def _collect_sites(
+    obj: dict[str, Any],
+    shape: Shape,
+    path: Path,
+    nullable_above: list[tuple[Any, Any, Path]],
+    sites: list[Any],
+) -> None:
+    for key, hole in shape.holes.items():
+        sites.append((obj, key, path.add_key(key), hole, nullable_above))
+    for key, (many, nullable, child) in shape.edges.items():
+        value = obj.get(key)
+        if value is None:
+            continue
+        above = [*nullable_above, (obj, key, path.add_key(key))] if nullable else nullable_above
+        if many:
+            for index, item in enumerate(value):
+                _collect_sites(item, child, path.add_key(key).add_key(index), above, sites)
+        else:
+            _collect_sites(value, child, path.add_key(key), above, sites)
+
+
+def _propagate(
+    executor: PlanningExecutionContext,
+    error: BaseException,
+    field_path: Path,
+    nullable_above: list[tuple[Any, Any, Path]],
+) -> None:
+    """A non-null hole failed: null the nearest nullable ancestor, or the whole root."""
+    if not isinstance(error, Exception):
+        raise error
+    located = located_error(error, None, field_path.as_list()) if not isinstance(error, GraphQLError) else error
+    if not nullable_above:
+        raise located
+    container, key, at = nullable_above[-1]
+    container[key] = None
+    executor.collected_errors.add(located, at)
+
+
+def _is_boolean(type_node: Any) -> bool:
+    inner = getattr(type_node, "type", None)
+    named = inner if inner is not None else type_node
+    return getattr(getattr(named, "name", None), "value", None) == "Boolean"
