@@ -105,7 +105,10 @@ class InstanceMutation:
         return DeletePayload(id=await instances.delete_scene_asset_instance(ctx.db, ctx.uid, id))
 
     @strawberry.mutation(
-        description="Re-derives an outdated instance from the project asset's current version, keeping scene-specific edits."
+        description=(
+            "Re-derives an outdated instance from the project asset's current version, "
+            "keeping scene-specific edits."
+        )
     )
     async def resync_scene_asset_instance(self, info: Info, id: uuid.UUID) -> SceneAssetInstance:
         ctx = info.context
