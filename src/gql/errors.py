@@ -7,7 +7,6 @@ from collections.abc import Iterator
 
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
-from strawberry.types.execution import ExecutionResult
 
 from gql.scalars import ScalarInputError
 from services.errors import DomainError
@@ -75,7 +74,6 @@ class ErrorCodes(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         yield
         result = self.execution_context.result
-        if isinstance(result, ExecutionResult) and result.errors:
-            result.errors = classify_all(result.errors)
-        elif result is not None and getattr(result, "errors", None):
-            result.errors = classify_all(result.errors)  # type: ignore[union-attr]
+        errors = getattr(result, "errors", None)
+        if result is not None and errors:
+            result.errors = classify_all(errors)  # type: ignore[union-attr]
