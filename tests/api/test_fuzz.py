@@ -10,9 +10,9 @@ CI runs a small number of cases; set CONTINUITY_FUZZ_EXAMPLES for a longer run.
 from __future__ import annotations
 
 import json
-from collections import Counter
 import os
 import uuid
+from collections import Counter
 from typing import Any
 
 import graphql
