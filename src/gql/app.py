@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import orjson
@@ -60,7 +60,7 @@ def create_app(
     *,
     public_url: str,
     dev_auth: bool,
-    background: list[Background] | None = None,
+    background: Sequence[Background] | None = None,
 ) -> Starlette:
     db = Database(database_url, pool_size=settings.pool_size, max_overflow=settings.max_overflow)
     state = AppState(
