@@ -109,10 +109,10 @@ async def post(url: str, body: dict[str, Any], headers: dict[str, str]) -> dict[
         return response.json()  # type: ignore[no-any-return]
 
 
-async def wait_ready(url: str, process: Process, body: dict[str, Any], headers: dict[str, str], timeout: float = 90) -> None:
+async def wait_ready(url: str, process: Process, body: dict[str, Any], headers: dict[str, str], wait: float = 90) -> None:
     import httpx
 
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         if process.proc.poll() is not None:
             raise RuntimeError(f"{process.name} exited:\n{process.tail()}")
@@ -262,22 +262,28 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         for query_name, ep in endpoints.items():
             query_result: dict[str, Any] = {}
             body = ep["ours"][1] if "ours" in ep else None
+            runs: dict[str, list[dict[str, float]]] = {name: [] for name in ep}
+            answers: dict[str, tuple[Any, int]] = {}
             for name, (url, payload, headers) in ep.items():
                 answer = await post(url, payload, headers)
                 first_error = (answer.get("errors") or [None])[0]
                 size = len(json.dumps(answer))
+                answers[name] = (first_error, size)
                 log(f"{query_name} / {name}: {size} bytes{'; ERROR: ' + str(first_error)[:200] if first_error else ''}")
-                runs = []
                 await run_load(wrk, url, payload, headers, args.warmup, args.connections, args.threads)
-                for _ in range(args.runs):
-                    runs.append(await run_load(wrk, url, payload, headers, args.duration, args.connections, args.threads))
+            # Runs interleave the targets, so a noisy neighbour hurts each of them alike.
+            for _ in range(args.runs):
+                for name, (url, payload, headers) in ep.items():
+                    runs[name].append(await run_load(wrk, url, payload, headers, args.duration, args.connections, args.threads))
+            for name in ep:
+                first_error, size = answers[name]
                 summary = {
-                    "rps": median([r["rps"] for r in runs]),
-                    "p50_ms": median([r["p50_ms"] for r in runs]),
-                    "p99_ms": median([r["p99_ms"] for r in runs]),
-                    "errors": median([r["errors"] for r in runs]),
+                    "rps": median([r["rps"] for r in runs[name]]),
+                    "p50_ms": median([r["p50_ms"] for r in runs[name]]),
+                    "p99_ms": median([r["p99_ms"] for r in runs[name]]),
+                    "errors": median([r["errors"] for r in runs[name]]),
                     "response_bytes": size,
-                    "runs": runs,
+                    "runs": runs[name],
                     "first_error": first_error,
                 }
                 if name in ("ours", "loaders") and body is not None:

@@ -29,6 +29,9 @@ from gql.planner.compile import Compiler, NotCompilable, Plan, Shape
 
 log = logging.getLogger("continuity.planner")
 
+# Checked first on every field of every request: most fields are not under these parents.
+_ROOT_PARENTS = frozenset(parent for parent, _ in ROOTS)
+
 PLAN_CACHE_SIZE = 512
 # A request may turn the planner off for itself (the differential tests compare both paths).
 SWITCH_HEADER = "x-continuity-planner"
@@ -43,7 +46,7 @@ class _PlanCache:
         self._plans: OrderedDict[Any, Plan | None] = OrderedDict()
         self._size = size
 
-    def get(self, key: Any) -> Plan | None | bool:
+    def get(self, key: Any) -> Plan | bool | None:
         try:
             plan = self._plans[key]
         except KeyError:
@@ -79,7 +82,11 @@ class PlanningExecutionContext(StrawberryGraphQLCoreExecutionContext):
         path: Path,
         position_context: Any,
     ) -> Any:
-        root = ROOTS.get((parent_type.name, field_details_list[0].node.name.value))
+        root = (
+            ROOTS.get((parent_type.name, field_details_list[0].node.name.value))
+            if parent_type.name in _ROOT_PARENTS
+            else None
+        )
         if root is not None and planner_wanted(self.context_value):
             planned = self._execute_planned(root, parent_type, field_details_list, path)
             if planned is not None:
