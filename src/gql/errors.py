@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 
 from graphql import GraphQLError
@@ -15,6 +16,8 @@ from services.errors import DomainError
 log = logging.getLogger("continuity.errors")
 
 MASKED_MESSAGE = "Internal server error."
+# graphql-core's parser stops at the token limit with a syntax error saying so.
+_TOO_MANY_TOKENS = re.compile(r"^Syntax Error: Document contains more than (\d+) tokens")
 
 
 class LimitExceeded(GraphQLError):
@@ -36,6 +39,7 @@ def classify(error: GraphQLError) -> GraphQLError:
     if error.extensions and "code" in error.extensions:
         return error
     original = error.original_error
+    extra: dict[str, object] = {}
     if isinstance(original, DomainError):
         code = original.code
         message = original.message
@@ -49,6 +53,9 @@ def classify(error: GraphQLError) -> GraphQLError:
         )
     elif isinstance(original, ScalarInputError) or error.message.startswith("Variable '$"):
         code, message = "BAD_USER_INPUT", error.message
+    elif tokens := _TOO_MANY_TOKENS.match(error.message):
+        code, message = "TOO_MANY_TOKENS", error.message
+        extra = {"maxTokens": int(tokens.group(1))}
     elif error.message.startswith("Syntax Error"):
         code, message = "GRAPHQL_PARSE_FAILED", error.message
     elif error.path is None:
@@ -63,7 +70,7 @@ def classify(error: GraphQLError) -> GraphQLError:
         positions=error.positions,
         path=error.path,
         original_error=None,
-        extensions={**(error.extensions or {}), "code": code},
+        extensions={**(error.extensions or {}), **extra, "code": code},
     )
 
 
@@ -78,4 +85,4 @@ class ErrorCodes(SchemaExtension):
         if isinstance(result, ExecutionResult) and result.errors:
             result.errors = classify_all(result.errors)
         elif result is not None and getattr(result, "errors", None):
-            result.errors = classify_all(result.errors)  # type: ignore[union-attr]
+            result.errors = classify_all(result.errors)  # type: ignore[union-attr,arg-type]
