@@ -11,7 +11,7 @@ from services.errors import BadUserInput
 T = TypeVar("T")
 
 
-def optional(value: T | None | Any, field: str) -> T | None:
+def optional(value: T | Any | None, field: str) -> T | None:
     """An optional field that may be omitted but not null: omitted -> None, null -> BAD_USER_INPUT."""
     if value is strawberry.UNSET:
         return None

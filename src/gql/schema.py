@@ -14,11 +14,12 @@ from strawberry.types.execution import ExecutionContext
 from gql.errors import ErrorCodes
 from gql.limits import Limits, LimitSettings, Verdicts
 from gql.mutations.film import FilmMutation
+from gql.mutations.instances import InstanceMutation
 from gql.queries import Query
 from gql.scalars import SCALAR_MAP
 from services.config import Settings, load_settings
 
-MUTATIONS: tuple[type, ...] = (FilmMutation,)
+MUTATIONS: tuple[type, ...] = (FilmMutation, InstanceMutation)
 SUBSCRIPTION: type | None = None
 
 

@@ -83,7 +83,10 @@ class FrameReferences:
         description="The sentences about entries, exits and pass-throughs that go into the video prompt."
     )
     uses_legacy_fallback: bool = strawberry.field(
-        description="True while the scene's assignments were never initialised: every scene asset then counts as THROUGHOUT."
+        description=(
+            "True while the scene's assignments were never initialised: "
+            "every scene asset then counts as THROUGHOUT."
+        )
     )
 
 

@@ -42,6 +42,9 @@ def resolve_database_url(settings: Settings | None = None) -> str:
     return embedded.start(settings.data_dir)
 
 
+_IN_UNIT_OF_WORK = "continuity.unit_of_work"
+
+
 class StatementCounter:
     """Counts SQL statements sent through an engine: tests bound them, the benchmark reports them."""
 
@@ -49,9 +52,12 @@ class StatementCounter:
         self._lock = threading.Lock()
         self.count = 0
 
-    def __call__(self, *_: Any) -> None:
-        with self._lock:
-            self.count += 1
+    def __call__(self, conn: Any, *_: Any) -> None:
+        # Only statements of units of work: a new pooled connection's own setup queries
+        # would make counts depend on how warm the pool is.
+        if conn.info.get(_IN_UNIT_OF_WORK):
+            with self._lock:
+                self.count += 1
 
     def take(self) -> int:
         with self._lock:
@@ -115,9 +121,13 @@ class Database:
         """
         try:
             async with self.engine.begin() as conn:
-                if user_id is not None:
-                    await conn.execute(_CLAIMS, {"sub": str(user_id)})
-                yield conn
+                conn.sync_connection.info[_IN_UNIT_OF_WORK] = True  # type: ignore[union-attr]
+                try:
+                    if user_id is not None:
+                        await conn.execute(_CLAIMS, {"sub": str(user_id)})
+                    yield conn
+                finally:
+                    conn.sync_connection.info.pop(_IN_UNIT_OF_WORK, None)  # type: ignore[union-attr]
         except DBAPIError as error:
             translated = translate(error)
             if translated is error:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic.config import Config
-
 from alembic import command
+from alembic.config import Config
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 SCRIPT_LOCATION = REPO_ROOT / "alembic"
