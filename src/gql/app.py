@@ -92,6 +92,11 @@ class ContinuityGraphQL(GraphQL):
         )
 
 
+def server_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn settings that belong to the limits: a websocket message is a request body too."""
+    return {"ws_max_size": settings.max_body_bytes}
+
+
 def create_app(
     settings: Settings,
     database_url: str,

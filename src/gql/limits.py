@@ -429,11 +429,20 @@ class Limits(SchemaExtension):
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
-        assert context.graphql_document is not None
-        context.pre_execution_errors = self.verdicts(
-            context.schema._schema,
-            context.query,
-            context.graphql_document,
-            tuple(context.validation_rules),
+        document = context.graphql_document
+        assert document is not None
+        errors = self.verdicts(
+            context.schema._schema, context.query, document, tuple(context.validation_rules)
         )
+        operations = sum(isinstance(d, OperationDefinitionNode) for d in document.definitions)
+        # Strawberry would run the first operation; GraphQL says the client must choose.
+        if not errors and operations > 1 and context._provided_operation_name is None:
+            errors = [
+                GraphQLError(
+                    "The document holds several operations: name the one to run with "
+                    "operationName.",
+                    extensions={"code": "OPERATION_RESOLUTION_FAILURE"},
+                )
+            ]
+        context.pre_execution_errors = errors
         yield

@@ -29,7 +29,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
-from gql.errors import MASKED_MESSAGE
+from gql.errors import MASKED_MESSAGE, classify_all
 
 if TYPE_CHECKING:
     from gql.app import ContinuityGraphQL
@@ -129,7 +129,8 @@ class Params:
 
 def _decode_json(text: str | bytes, what: str) -> Any:
     try:
-        return json.loads(text)
+        # utf-8 only: json.loads would guess utf-16 and utf-32 from raw bytes.
+        return json.loads(text.decode("utf-8") if isinstance(text, bytes) else text)
     except (ValueError, RecursionError) as error:
         # ValueError covers bad JSON and bytes that are not utf-8.
         raise bad_request(f"{what} is not valid JSON: {error}") from None
@@ -286,6 +287,9 @@ class GraphQLOverHTTP:
                     GraphQLError(message, extensions={"code": "OPERATION_RESOLUTION_FAILURE"})
                 ],
             )
+        if result.errors:
+            # A parse error raised inside strawberry's parser cache skips the ErrorCodes hooks.
+            result.errors = classify_all(result.errors)
         request_error = is_request_error(result)
         payload: dict[str, Any] = {} if request_error else {"data": result.data}
         if result.errors:
