@@ -176,9 +176,8 @@ class QueryLimits:
                     maxOperations=limits.max_operations,
                 )
             ]
-        walk = _Walk(self, document)
         try:
-            measures = [walk.operation(op) for op in operations]
+            measure = self.measure(document)
         except _TooDeep:
             return [
                 LimitExceeded(
@@ -188,7 +187,7 @@ class QueryLimits:
                 )
             ]
         errors: list[GraphQLError] = []
-        depth = max((m.depth for m in measures), default=0)
+        depth = measure.depth
         if depth > limits.max_depth:
             errors.append(
                 LimitExceeded(
@@ -198,7 +197,7 @@ class QueryLimits:
                     maxDepth=limits.max_depth,
                 )
             )
-        aliases = sum(m.aliases for m in measures)
+        aliases = measure.aliases
         if aliases > limits.max_aliases:
             errors.append(
                 LimitExceeded(
@@ -209,7 +208,7 @@ class QueryLimits:
                     maxAliases=limits.max_aliases,
                 )
             )
-        cost = max((m.cost for m in measures), default=0)
+        cost = measure.cost
         if cost > limits.max_cost:
             errors.append(
                 LimitExceeded(
@@ -222,7 +221,7 @@ class QueryLimits:
             )
         if errors:
             return errors
-        duplicate = walk.duplicates(operations, limits.max_duplicate_fields)
+        duplicate = _Walk(self, document).duplicates(operations, limits.max_duplicate_fields)
         if duplicate is not None:
             path, count = duplicate
             return [
@@ -236,6 +235,19 @@ class QueryLimits:
                 )
             ]
         return []
+
+
+    def measure(self, document: DocumentNode) -> Measure:
+        """The document's worst operation for cost and depth; its aliases all counted."""
+        walk = _Walk(self, document)
+        measures = [
+            walk.operation(d) for d in document.definitions if isinstance(d, OperationDefinitionNode)
+        ]
+        return Measure(
+            cost=max((m.cost for m in measures), default=0),
+            depth=max((m.depth for m in measures), default=0),
+            aliases=sum(m.aliases for m in measures),
+        )
 
 
 class _Walk:
