@@ -121,6 +121,9 @@ class Measure:
     cost: int = 0
     depth: int = 0
     aliases: int = 0
+    # Selection sets nested in any way (fields, fragments, inline fragments): what recursion
+    # over the document, here and in the standard rules, goes through.
+    nesting: int = 0
 
 
 ZERO = Measure()
@@ -178,6 +181,8 @@ class QueryLimits:
             ]
         try:
             measure = self.measure(document)
+            if measure.nesting > HARD_NESTING:
+                raise _TooDeep
         except _TooDeep:
             return [
                 LimitExceeded(
@@ -247,6 +252,7 @@ class QueryLimits:
             cost=max((m.cost for m in measures), default=0),
             depth=max((m.depth for m in measures), default=0),
             aliases=sum(m.aliases for m in measures),
+            nesting=max((m.nesting for m in measures), default=0),
         )
 
 
@@ -273,7 +279,7 @@ class _Walk:
     ) -> Measure:
         if nesting > HARD_NESTING:
             raise _TooDeep
-        cost = depth = aliases = 0
+        cost = depth = aliases = deepest = 0
         for node in selection_set.selections:
             if isinstance(node, FieldNode):
                 measure = self.field(node, parent, nesting + 1)
@@ -292,7 +298,8 @@ class _Walk:
                 continue
             depth = max(depth, measure.depth)
             aliases += measure.aliases
-        return Measure(cost, depth, aliases)
+            deepest = max(deepest, measure.nesting)
+        return Measure(cost, depth, aliases, deepest + 1)
 
     def spread(self, name: str, nesting: int) -> Measure:
         known = self.measured.get(name)
@@ -340,7 +347,7 @@ class _Walk:
             else 1
         )
         depth = 0 if introspection else child.depth + 1
-        return Measure(size * (1 + child.cost), depth, aliases + child.aliases)
+        return Measure(size * (1 + child.cost), depth, aliases + child.aliases, child.nesting)
 
     def duplicates(
         self, operations: list[OperationDefinitionNode], most: int

@@ -188,6 +188,9 @@ async def test_a_query_over_the_cost_budget_is_refused_with_its_cost(
     extensions = await _refused(alice, statements, CHAIN_OF_CHAINS, "QUERY_TOO_COMPLEX", id=film.branch_id)
     # scenes 40 x (1 + instances 25 x (1 + chain 40 x (1 + chain 40 x (1 + id 1)))) + branch 1
     assert extensions == {"code": "QUERY_TOO_COMPLEX", "cost": 3_241_041, "maxCost": 250_000}
+    # The counter does see what an admitted query sends.
+    await alice.data(CONTINUITY_PAGE, {"id": film.branch_id})
+    assert statements.take() > 0
 
 
 async def test_a_document_over_the_token_limit_is_refused(alice: Client, statements: Any) -> None:
@@ -230,6 +233,13 @@ async def test_fragment_bombs_are_refused_without_expanding_them(alice: Client, 
         f"fragment F{i} on Viewer {{ ...F{i + 1} }}" for i in range(200)
     ) + " fragment F200 on Viewer { userId }"
     await _refused(alice, statements, chain, "QUERY_TOO_DEEP")
+    # The same chain measured shallow first, then spread where it nests 300 levels deep.
+    primed = (
+        '{ a: __type(name: "Scene") { ' + " ".join(f"...T{k}" for k in range(300))
+        + ' } b: __type(name: "Shot") { ...T299 } } fragment T0 on __Type { name } '
+        + " ".join(f"fragment T{k} on __Type {{ ofType {{ ...T{k - 1} }} }}" for k in range(1, 300))
+    )
+    await _refused(alice, statements, primed, "QUERY_TOO_DEEP")
 
 
 async def test_a_refused_mutation_changes_nothing(alice: Client, statements: Any) -> None:
