@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from services.config import Settings, load_settings
-from services.errors import BadUserInput, Conflict, NotFound
+from services.errors import BadUserInput, Conflict, NotFound, ServiceUnavailable
 
 _CLAIMS = text(
     "select set_config('role', 'authenticated', true), "
@@ -85,6 +85,23 @@ def _constraint(error: BaseException) -> str:
     return ""
 
 
+def _unreachable(error: BaseException) -> bool:
+    """The database is down, restarting or the connection broke: not the request's fault."""
+    state = sqlstate(error)
+    if state is not None and (state.startswith("08") or state in {"57P01", "57P02", "57P03", "53300"}):
+        return True
+    if getattr(error, "connection_invalidated", False):
+        return True
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, (OSError, ConnectionError)) or type(seen).__name__ in {
+            "ConnectionDoesNotExistError", "InterfaceError", "CannotConnectNowError"
+        }:
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False
+
+
 def translate(error: DBAPIError) -> Exception:
     """What a constraint the database enforced means to the client."""
     state = sqlstate(error)
@@ -129,10 +146,14 @@ class Database:
                 finally:
                     conn.sync_connection.info.pop(_IN_UNIT_OF_WORK, None)  # type: ignore[union-attr]
         except DBAPIError as error:
+            if _unreachable(error):
+                raise ServiceUnavailable("the database is unavailable; retry shortly") from error
             translated = translate(error)
             if translated is error:
                 raise
             raise translated from error
+        except (OSError, ConnectionError) as error:
+            raise ServiceUnavailable("the database is unavailable; retry shortly") from error
 
     async def ping(self) -> bool:
         try:
