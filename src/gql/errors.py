@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
+from strawberry.types import StreamExecutionResult
 
 from gql.scalars import ScalarInputError
 from services.errors import DomainError
@@ -97,3 +98,11 @@ class ErrorCodes(SchemaExtension):
         if result is not None and errors:
             coded = _unauthenticated_first(classify_all(errors), self.execution_context.context)
             result.errors = coded  # type: ignore[union-attr]
+
+    def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:
+        # Websockets send each result as it is yielded, before on_operation resumes.
+        errors = getattr(result, "errors", None)
+        if errors:
+            coded = _unauthenticated_first(classify_all(errors), self.execution_context.context)
+            result.errors = coded  # type: ignore[union-attr]
+        yield

@@ -140,3 +140,23 @@ async def test_a_websocket_message_over_the_body_limit_closes_the_connection(ser
             await asyncio.wait_for(ws.recv(), timeout=30)
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 1009
+
+
+async def test_errors_over_websockets_carry_their_codes(server: Any, alice: Client) -> None:
+    url = server.base_url.replace("http://", "ws://") + "/graphql"
+    missing = "00000000-0000-4000-8000-00000000abcd"
+    cases = {
+        "validation": ("{ noSuchField }", "GRAPHQL_VALIDATION_FAILED"),
+        "variables": ("query($id: UUID!) { scene(id: $id) { id } }", "BAD_USER_INPUT"),
+        "field": (
+            f'mutation {{ setSceneStageStatus(sceneId: "{missing}", stage: 9, status: LOCKED) {{ id }} }}',
+            "NOT_FOUND",
+        ),
+    }
+    async with connect(url, subprotocols=[PROTOCOL]) as ws:
+        await initialised(ws, alice.token)
+        for operation, (query, code) in cases.items():
+            await subscribe(ws, operation, query)
+            message = await receive_for(ws, operation)
+            errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
+            assert [e["extensions"]["code"] for e in errors] == [code], message
