@@ -39,7 +39,6 @@ from graphql import (
     GraphQLSchema,
     InlineFragmentNode,
     OperationDefinitionNode,
-    OperationType,
     SelectionSetNode,
     get_named_type,
     is_enum_type,
@@ -270,12 +269,10 @@ class _Walk:
         root = self.schema.get_root_type(op.operation)
         if root is None:
             return ZERO
-        per_field = MUTATION_FIELD_COST if op.operation == OperationType.MUTATION else 0
-        return self.selection(op.selection_set, root, 0, per_field)
+        return self.selection(op.selection_set, root, 0)
 
     def selection(
-        self, selection_set: SelectionSetNode, parent: GraphQLNamedType, nesting: int,
-        per_field: int = 0,
+        self, selection_set: SelectionSetNode, parent: GraphQLNamedType, nesting: int
     ) -> Measure:
         if nesting > HARD_NESTING:
             raise _TooDeep
@@ -283,13 +280,13 @@ class _Walk:
         for node in selection_set.selections:
             if isinstance(node, FieldNode):
                 measure = self.field(node, parent, nesting + 1)
-                cost += measure.cost + per_field
+                cost += measure.cost
             elif isinstance(node, InlineFragmentNode):
                 condition = node.type_condition
                 on = self.schema.get_type(condition.name.value) if condition else parent
                 if on is None:
                     continue
-                measure = self.selection(node.selection_set, on, nesting + 1, per_field)
+                measure = self.selection(node.selection_set, on, nesting + 1)
                 cost += measure.cost
             elif isinstance(node, FragmentSpreadNode):
                 measure = self.spread(node.name.value, nesting + 1)
@@ -337,8 +334,9 @@ class _Walk:
             return Measure(0, 0, aliases)  # an unknown field: the standard rules refuse it
         named = get_named_type(field_type)
         introspection = node.name.value.startswith("__") or parent.name.startswith("__")
+        writes = MUTATION_FIELD_COST if parent is self.schema.mutation_type else 0
         if is_leaf_type(named) or node.selection_set is None:
-            return Measure(1, 0 if introspection else 1, aliases)
+            return Measure(writes + 1, 0 if introspection else 1, aliases)
         child = self.selection(node.selection_set, named, nesting)
         unwrapped = field_type.of_type if is_non_null_type(field_type) else field_type
         size = (
@@ -347,7 +345,8 @@ class _Walk:
             else 1
         )
         depth = 0 if introspection else child.depth + 1
-        return Measure(size * (1 + child.cost), depth, aliases + child.aliases, child.nesting)
+        cost = writes + size * (1 + child.cost)
+        return Measure(cost, depth, aliases + child.aliases, child.nesting)
 
     def duplicates(
         self, operations: list[OperationDefinitionNode], most: int

@@ -133,6 +133,8 @@ def test_a_list_costs_its_typical_size_times_its_items() -> None:
     # each mutation field costs 10 on top of what it returns
     mutation = 'mutation { a: createProject(input: {title: "x"}) { id } b: createProject(input: {title: "y"}) { id } }'
     assert checker.measure(parse(mutation)).cost == 2 * (10 + 2)
+    spread = 'mutation { ...M } fragment M on Mutation { createProject(input: {title: "x"}) { id } }'
+    assert checker.measure(parse(spread)).cost == 10 + 2
 
 
 def test_the_limits_come_from_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
