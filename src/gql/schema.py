@@ -5,20 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import strawberry
-from graphql import ASTValidationRule, GraphQLError
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxTokensLimiter,
-    ParserCache,
-    ValidationCache,
-    max_aliases,
-    query_depth_limiter,
-)
+from graphql import GraphQLError
+from strawberry.extensions import ParserCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types.execution import ExecutionContext
 
 from gql.errors import ErrorCodes
+from gql.limits import Limits, LimitSettings, Verdicts
 from gql.mutations.film import FilmMutation
 from gql.mutations.instances import InstanceMutation
 from gql.planner.executor import PlanningExecutionContext
@@ -39,19 +33,13 @@ class ContinuitySchema(strawberry.Schema):
 
 def create_schema(settings: Settings | None = None) -> ContinuitySchema:
     settings = settings or load_settings()
-    # The depth and alias rules are built once: QueryDepthLimiter and MaxAliasesLimiter make a
-    # new rule class per instance (per request), which misses the validation cache every time
-    # (about 9 ms of validation per benchmark request).
-    limits: list[type[ASTValidationRule]] = [
-        query_depth_limiter.create_validator(settings.max_depth, None, None),
-        max_aliases.create_validator(settings.max_aliases),
-    ]
+    verdicts = Verdicts(LimitSettings.of(settings))
     extensions: list[Any] = [
         ErrorCodes,
-        lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
-        lambda: AddValidationRules(limits),
+        # Depth, aliases, cost, tokens, operations, duplicates (docs/limits.md); it also caches
+        # validation, in place of strawberry's ValidationCache.
+        lambda: Limits(verdicts),
         lambda: ParserCache(maxsize=256),
-        lambda: ValidationCache(maxsize=256),
     ]
     return ContinuitySchema(
         query=Query,
