@@ -24,11 +24,8 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
 
 from gql.context import AppState, Context
-<<<<<<< HEAD
-from gql.planner.executor import planner_enabled_by_env
-=======
 from gql.errors import LimitExceeded
->>>>>>> main
+from gql.planner.executor import planner_enabled_by_env
 from gql.schema import create_schema
 from gql.transport import GraphQLOverHTTP
 from services.config import Settings
