@@ -198,6 +198,9 @@ async def test_generated_selections_answer_alike_on_both_paths(
     }
     variables = {"id": ids[root], "yes": yes, "no": not yes}
     mine = await both(alice, query, variables)
-    assert "errors" not in mine, (query, mine)
+    if "errors" in mine:
+        # Deep chains can pass the cost limit: refused alike on both paths, nothing to compare.
+        assert {e["extensions"]["code"] for e in mine["errors"]} == {"QUERY_TOO_COMPLEX"}, mine
+        return
     theirs = await both(bob, query, variables)
     assert theirs["data"][root] is None
