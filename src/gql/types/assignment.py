@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from gql.context import Info
+from gql.loaders import handed_on
 from gql.types.enums import AssetType, PresenceType
 
 if TYPE_CHECKING:
@@ -40,12 +41,12 @@ class ShotAssetAssignment:
         )
 
     @strawberry.field
-    async def shot(self, info: Info) -> ShotT:
-        return await info.context.loaders.one("shot").load(self.shot_id)
+    def shot(self, info: Info) -> ShotT:
+        return handed_on(info.context.loaders.one("shot").load(self.shot_id))
 
     @strawberry.field
-    async def scene_asset_instance(self, info: Info) -> InstanceT:
-        return await info.context.loaders.one("instance").load(self.scene_asset_instance_id)
+    def scene_asset_instance(self, info: Info) -> InstanceT:
+        return handed_on(info.context.loaders.one("instance").load(self.scene_asset_instance_id))
 
 
 @strawberry.type(description="One entry of a numbered reference-image manifest.")
@@ -111,12 +112,12 @@ class TransformationEvent:
         )
 
     @strawberry.field
-    async def shot(self, info: Info) -> ShotT:
-        return await info.context.loaders.one("shot").load(self.shot_id)
+    def shot(self, info: Info) -> ShotT:
+        return handed_on(info.context.loaders.one("shot").load(self.shot_id))
 
     @strawberry.field
-    async def scene_asset_instance(self, info: Info) -> InstanceT:
-        return await info.context.loaders.one("instance").load(self.scene_asset_instance_id)
+    def scene_asset_instance(self, info: Info) -> InstanceT:
+        return handed_on(info.context.loaders.one("instance").load(self.scene_asset_instance_id))
 
 
 @strawberry.type

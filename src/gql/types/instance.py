@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from gql.context import Info
+from gql.loaders import handed_on
 from gql.types.enums import InheritanceSource
 from gql.types.project import ProjectAsset
 
@@ -59,12 +60,12 @@ class SceneAssetInstance:
         )
 
     @strawberry.field
-    async def scene(self, info: Info) -> SceneT:
-        return await info.context.loaders.one("scene").load(self.scene_id)
+    def scene(self, info: Info) -> SceneT:
+        return handed_on(info.context.loaders.one("scene").load(self.scene_id))
 
     @strawberry.field
-    async def project_asset(self, info: Info) -> ProjectAsset:
-        return await info.context.loaders.one("asset").load(self.project_asset_id)
+    def project_asset(self, info: Info) -> ProjectAsset:
+        return handed_on(info.context.loaders.one("asset").load(self.project_asset_id))
 
     @strawberry.field(
         description="The instance this one took its state from (null for a bootstrapped first-scene instance)."
@@ -82,12 +83,12 @@ class SceneAssetInstance:
         return asset is not None and asset.version > self.base_version
 
     @strawberry.field(description="The inheritance chain, root first, ending with this instance itself.")
-    async def chain(self, info: Info) -> list[SceneAssetInstance]:
-        return await info.context.loaders.many("chain_of_instance").load(self.id)
+    def chain(self, info: Info) -> list[SceneAssetInstance]:
+        return handed_on(info.context.loaders.many("chain_of_instance").load(self.id))
 
     @strawberry.field
-    async def shot_assignments(self, info: Info) -> list[AssignmentT]:
-        return await info.context.loaders.many("assignments_of_instance").load(self.id)
+    def shot_assignments(self, info: Info) -> list[AssignmentT]:
+        return handed_on(info.context.loaders.many("assignments_of_instance").load(self.id))
 
 
 @strawberry.type

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from gql.context import Info
+from gql.loaders import handed_on
 from gql.types.enums import AssetType, StageStatus
 from services import batches
 
@@ -53,12 +54,12 @@ class Project:
         )
 
     @strawberry.field
-    async def active_branch(self, info: Info) -> Branch:
-        return await info.context.loaders.one("branch").load(self.active_branch_id)
+    def active_branch(self, info: Info) -> Branch:
+        return handed_on(info.context.loaders.one("branch").load(self.active_branch_id))
 
     @strawberry.field
-    async def branches(self, info: Info) -> list[Branch]:
-        return await info.context.loaders.many("branches_of_project").load(self.id)
+    def branches(self, info: Info) -> list[Branch]:
+        return handed_on(info.context.loaders.many("branches_of_project").load(self.id))
 
 
 @strawberry.type
@@ -72,22 +73,22 @@ class Branch:
         return cls(id=row["id"], name=row["name"], project_id=row["project_id"])
 
     @strawberry.field
-    async def project(self, info: Info) -> Project:
-        return await info.context.loaders.one("project").load(self.project_id)
+    def project(self, info: Info) -> Project:
+        return handed_on(info.context.loaders.one("project").load(self.project_id))
 
     @strawberry.field(description="Ordered by sceneNumber.")
-    async def scenes(self, info: Info) -> list[SceneT]:
-        return await info.context.loaders.many("scenes_of_branch").load(self.id)
+    def scenes(self, info: Info) -> list[SceneT]:
+        return handed_on(info.context.loaders.many("scenes_of_branch").load(self.id))
 
     @strawberry.field(description="Ordered by name ignoring case, then id.")
-    async def assets(self, info: Info) -> list[ProjectAsset]:
-        return await info.context.loaders.many("assets_of_branch").load(self.id)
+    def assets(self, info: Info) -> list[ProjectAsset]:
+        return handed_on(info.context.loaders.many("assets_of_branch").load(self.id))
 
     @strawberry.field(
         description="locked_visual_style_capsule_id of the branch's newest stage 5 state, if any."
     )
-    async def locked_visual_style_capsule_id(self, info: Info) -> str | None:
-        return await info.context.loaders.value("visual_style_of_branch", "capsule").load(self.id)
+    def locked_visual_style_capsule_id(self, info: Info) -> str | None:
+        return handed_on(info.context.loaders.value("visual_style_of_branch", "capsule").load(self.id))
 
 
 @strawberry.type(description="A master asset of the project (Stage 5).")
@@ -119,8 +120,8 @@ class ProjectAsset:
         )
 
     @strawberry.field(description="This asset's instances, ordered by scene number.")
-    async def scene_instances(self, info: Info) -> list[InstanceT]:
-        return await info.context.loaders.many("instances_of_asset").load(self.id)
+    def scene_instances(self, info: Info) -> list[InstanceT]:
+        return handed_on(info.context.loaders.many("instances_of_asset").load(self.id))
 
 
 @strawberry.type

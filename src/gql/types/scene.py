@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from gql.context import Info
+from gql.loaders import handed_on
 from gql.types.enums import AssetType
 from gql.types.project import Branch, StageLock
 from services import stages
@@ -70,34 +71,34 @@ class Scene:
         )
 
     @strawberry.field
-    async def branch(self, info: Info) -> Branch:
-        return await info.context.loaders.one("branch").load(self.branch_id)
+    def branch(self, info: Info) -> Branch:
+        return handed_on(info.context.loaders.one("branch").load(self.branch_id))
 
     @strawberry.field(
         description="The scene of the same branch with the largest smaller sceneNumber, if any."
     )
-    async def prior_scene(self, info: Info) -> Scene | None:
-        return await info.context.loaders.one("prior_scene").load(self.id)
+    def prior_scene(self, info: Info) -> Scene | None:
+        return handed_on(info.context.loaders.one("prior_scene").load(self.id))
 
     @strawberry.field(
         description="In asset order: type (CHARACTER, LOCATION, PROP), then name ignoring case, then id."
     )
-    async def asset_instances(self, info: Info) -> list[InstanceT]:
-        return await info.context.loaders.many("instances_of_scene").load(self.id)
+    def asset_instances(self, info: Info) -> list[InstanceT]:
+        return handed_on(info.context.loaders.many("instances_of_scene").load(self.id))
 
     @strawberry.field(description="Ordered by shotOrder.")
-    async def shots(self, info: Info) -> list[Shot]:
-        return await info.context.loaders.many("shots_of_scene").load(self.id)
+    def shots(self, info: Info) -> list[Shot]:
+        return handed_on(info.context.loaders.many("shots_of_scene").load(self.id))
 
     @strawberry.field(
         description="Every assignment of every shot of this scene, ordered by shot order, then asset order."
     )
-    async def shot_assignments(self, info: Info) -> list[AssignmentT]:
-        return await info.context.loaders.many("assignments_of_scene").load(self.id)
+    def shot_assignments(self, info: Info) -> list[AssignmentT]:
+        return handed_on(info.context.loaders.many("assignments_of_scene").load(self.id))
 
     @strawberry.field
-    async def has_shot_assignments(self, info: Info) -> bool:
-        return await info.context.loaders.value("scene_has_assignments", "has", False).load(self.id)
+    def has_shot_assignments(self, info: Info) -> bool:
+        return handed_on(info.context.loaders.value("scene_has_assignments", "has", False).load(self.id))
 
     @strawberry.field(description="The stages present in the scene's stage locks, ordered by stage number.")
     def stage_locks(self) -> list[StageLock]:
@@ -159,8 +160,8 @@ class Shot:
         )
 
     @strawberry.field
-    async def scene(self, info: Info) -> Scene:
-        return await info.context.loaders.one("scene").load(self.scene_id)
+    def scene(self, info: Info) -> Scene:
+        return handed_on(info.context.loaders.one("scene").load(self.scene_id))
 
     @strawberry.field(description="Start-frame reference images as stored by the last generateShotPrompts.")
     def reference_image_order(self) -> list[ReferenceImageT]:
@@ -175,8 +176,8 @@ class Shot:
         return [ReferenceImage.from_json(entry) for entry in self.end_frame_reference_image_order_raw]
 
     @strawberry.field(description="In asset order of their instances.")
-    async def asset_assignments(self, info: Info) -> list[AssignmentT]:
-        return await info.context.loaders.many("assignments_of_shot").load(self.id)
+    def asset_assignments(self, info: Info) -> list[AssignmentT]:
+        return handed_on(info.context.loaders.many("assignments_of_shot").load(self.id))
 
     @strawberry.field(description="Computed now from the current assignments (or the legacy fallback).")
     async def frame_references(self, info: Info) -> FrameReferencesT:
@@ -185,5 +186,5 @@ class Shot:
         return await frame_references_of_shot(info, self)
 
     @strawberry.field
-    async def transformation_events(self, info: Info) -> list[EventT]:
-        return await info.context.loaders.many("events_of_shot").load(self.id)
+    def transformation_events(self, info: Info) -> list[EventT]:
+        return handed_on(info.context.loaders.many("events_of_shot").load(self.id))
