@@ -124,6 +124,38 @@ async def wait_ready(url: str, process: Process, body: dict[str, Any], headers: 
     raise RuntimeError(f"{process.name} did not start:\n{process.tail()}")
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """CPU time (user + system) of these processes and all their children."""
+    import psutil
+
+    total = 0.0
+    for pid in pids:
+        try:
+            root = psutil.Process(pid)
+            # Children that exited (PostgreSQL backends, uvicorn workers) left their time with
+            # the root once reaped; the live ones are counted themselves.
+            times = root.cpu_times()
+            total += times.user + times.system + times.children_user + times.children_system
+            for proc in root.children(recursive=True):
+                times = proc.cpu_times()
+                total += times.user + times.system
+        except psutil.Error:
+            continue
+    return total
+
+
+def postmaster_pid(server: str) -> int | None:
+    """The embedded PostgreSQL's postmaster (its backends are its children); None for an
+    external database, whose CPU the benchmark cannot see."""
+    if os.environ.get("DATABASE_URL"):
+        return None
+    pidfile = REPO / ".data" / "bench" / "pg" / "postmaster.pid"
+    try:
+        return int(pidfile.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def ensure_wrk() -> str | None:
     found = shutil.which("wrk")
     if found:
@@ -207,6 +239,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     log(f"  built in {time.perf_counter() - started:.1f}s")
     settings = load_settings()
     token = issue_token(settings, film_module.OWNER, ttl_seconds=86400)
+    postmaster = postmaster_pid(server)
     standard = films["standard"]
     middle = standard.scenes[len(standard.scenes) // 2]
     targets_of = {"scene_page": middle, "stage9_page": middle, "continuity_page": standard.branch_id}
@@ -274,7 +307,15 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             # Runs interleave the targets, so a noisy neighbour hurts each of them alike.
             for _ in range(args.runs):
                 for name, (url, payload, headers) in ep.items():
-                    runs[name].append(await run_load(wrk, url, payload, headers, args.duration, args.connections, args.threads))
+                    served = [processes[name].proc.pid]
+                    pg = [postmaster] if postmaster else []
+                    before = (cpu_seconds(served), cpu_seconds(pg))
+                    run = await run_load(wrk, url, payload, headers, args.duration, args.connections, args.threads)
+                    after = (cpu_seconds(served), cpu_seconds(pg))
+                    done = max(run["requests"], 1)
+                    run["server_cpu_ms"] = (after[0] - before[0]) / done * 1000
+                    run["pg_cpu_ms"] = (after[1] - before[1]) / done * 1000 if pg else 0.0
+                    runs[name].append(run)
             for name in ep:
                 first_error, size = answers[name]
                 summary = {
@@ -282,6 +323,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                     "p50_ms": median([r["p50_ms"] for r in runs[name]]),
                     "p99_ms": median([r["p99_ms"] for r in runs[name]]),
                     "errors": median([r["errors"] for r in runs[name]]),
+                    "server_cpu_ms": median([r["server_cpu_ms"] for r in runs[name]]),
+                    "pg_cpu_ms": median([r["pg_cpu_ms"] for r in runs[name]]),
                     "response_bytes": size,
                     "runs": runs[name],
                     "first_error": first_error,
@@ -313,8 +356,8 @@ def table(results: dict[str, Any], meta: dict[str, Any]) -> str:
         f"command {meta['command']}",
         f"c={meta['connections']} duration {meta['duration']}s x {meta['runs']} runs (medians), workers {meta['workers']}, scale {meta['scale']}",
         "",
-        "| query | target | req/s | p50 ms | p99 ms | errors | SQL/req | vs peer | vs floor |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| query | target | req/s | p50 ms | p99 ms | errors | SQL/req | CPU ms/req server + PG | vs peer | vs floor |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     peer_scene = results["queries"].get("scene_page", {}).get("peer", {}).get("rps")
     for query_name, by_target in results["queries"].items():
@@ -329,7 +372,7 @@ def table(results: dict[str, Any], meta: dict[str, Any]) -> str:
                 versus_peer = percent(r["rps"], peer_scene) + " (of peer scene_page)" if peer_scene else "-"
             lines.append(
                 f"| {query_name} | {name} | {r['rps']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']:.0f} | "
-                f"{r.get('statements', '-')} | {versus_peer} | {percent(r['rps'], floor) if name != 'floor' else '1.00x'} |"
+                f"{r.get('statements', '-')} | {r['server_cpu_ms']:.1f} + {r['pg_cpu_ms']:.1f} | {versus_peer} | {percent(r['rps'], floor) if name != 'floor' else '1.00x'} |"
             )
     if results.get("mutations"):
         lines += ["", "| mutation | via GraphQL ms | SQL core ms | ratio | note |", "|---|---:|---:|---:|---|"]

@@ -204,3 +204,32 @@ async def test_generated_selections_answer_alike_on_both_paths(
         return
     theirs = await both(bob, query, variables)
     assert theirs["data"][root] is None
+
+
+async def test_viewer_projects_answer_alike_on_both_paths(film: BenchFilm, alice: Client, bob: Client) -> None:
+    query = """{ viewer { userId projects { id title createdAt activeBranch { id name }
+                 branches { name scenes { sceneNumber shots { shotLabel } } } } } }"""
+    mine = await both(alice, query, {})
+    assert [p["id"] for p in mine["data"]["viewer"]["projects"]] == [film.project_id]
+    theirs = await both(bob, query, {})
+    assert theirs["data"]["viewer"]["projects"] == []
+
+
+async def test_a_field_left_to_its_resolver_is_filled_in_place(film: BenchFilm, alice: Client) -> None:
+    query = """query($id: UUID!) { scene(id: $id) { sceneNumber
+                 localContext { sceneScript previousSceneEndState sceneAssets { name type } }
+                 priorScene { localContext { sceneScript } } } }"""
+    mine = await both(alice, query, {"id": film.scenes[3]})
+    scene = mine["data"]["scene"]
+    assert scene["localContext"]["previousSceneEndState"] == "End of scene 2"
+    assert len(scene["localContext"]["sceneAssets"]) == 5
+    assert scene["priorScene"]["localContext"]["sceneScript"].endswith("Scene 2.")
+
+
+async def test_a_failing_resolver_nulls_the_same_ancestor_on_both_paths(film: BenchFilm, alice: Client) -> None:
+    # Whatever frameReferences answers here (an error while it is not implemented), both paths
+    # must agree: a non-null error nulls the nearest nullable ancestor (priorScene), no more.
+    query = """query($id: UUID!) { scene(id: $id) { sceneNumber
+                 priorScene { sceneNumber shots { shotLabel frameReferences { usesLegacyFallback } } } } }"""
+    mine = await both(alice, query, {"id": film.scenes[3]})
+    assert mine["data"]["scene"]["sceneNumber"] == 3
