@@ -19,13 +19,15 @@ from strawberry.types.execution import ExecutionContext
 
 from gql.errors import ErrorCodes
 from gql.mutations.film import FilmMutation
+from gql.mutations.images import ImageMutation
 from gql.mutations.instances import InstanceMutation
 from gql.queries import Query
 from gql.scalars import SCALAR_MAP
+from gql.subscriptions import OperationLoaders, Subscription
 from services.config import Settings, load_settings
 
-MUTATIONS: tuple[type, ...] = (FilmMutation, InstanceMutation)
-SUBSCRIPTION: type | None = None
+MUTATIONS: tuple[type, ...] = (FilmMutation, InstanceMutation, ImageMutation)
+SUBSCRIPTION: type | None = Subscription
 
 
 class ContinuitySchema(strawberry.Schema):
@@ -39,6 +41,7 @@ def create_schema(settings: Settings | None = None) -> ContinuitySchema:
     settings = settings or load_settings()
     extensions: list[Any] = [
         ErrorCodes,
+        OperationLoaders,
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
         lambda: QueryDepthLimiter(max_depth=settings.max_depth),
         lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),

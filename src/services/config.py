@@ -42,6 +42,12 @@ class Settings:
     max_operations: int
     ws_init_timeout_seconds: float
     ws_max_subscriptions: int
+    # "module:attribute" of an ImageProvider / ImageStorage factory; None: the built-in ones.
+    image_provider: str | None = None
+    image_storage: str | None = None
+    worker_concurrency: int = 2
+    image_timeout_seconds: float = 300.0
+    worker_grace_seconds: float = 10.0
 
     @property
     def embedded(self) -> bool:
@@ -98,4 +104,9 @@ def load_settings() -> Settings:
         max_operations=int(env.get("CONTINUITY_MAX_OPERATIONS", "10")),
         ws_init_timeout_seconds=float(env.get("CONTINUITY_WS_INIT_TIMEOUT_SECONDS", "10")),
         ws_max_subscriptions=int(env.get("CONTINUITY_WS_MAX_SUBSCRIPTIONS", "50")),
+        image_provider=env.get("CONTINUITY_IMAGE_PROVIDER") or None,
+        image_storage=env.get("CONTINUITY_IMAGE_STORAGE") or None,
+        worker_concurrency=max(1, int(env.get("CONTINUITY_WORKER_CONCURRENCY", "2"))),
+        image_timeout_seconds=float(env.get("CONTINUITY_IMAGE_TIMEOUT_SECONDS", "300")),
+        worker_grace_seconds=float(env.get("CONTINUITY_WORKER_GRACE_SECONDS", "10")),
     )
