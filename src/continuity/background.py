@@ -42,10 +42,22 @@ def make_worker(settings: Settings, db: Database, public_url: str, events: JobEv
 
 
 async def image_worker(state: AppState) -> Callable[[], Awaitable[None]]:
-    """The in-process worker of `continuity serve` (started after job_events: it wakes on them)."""
-    worker = make_worker(state.settings, state.db, state.public_url, state.events)
+    """The in-process worker of `continuity serve` (started after job_events: it wakes on them).
+
+    It has connections of its own: a slow queue never holds the requests' pool, and the
+    requests' statement counts stay the requests' own."""
+    settings = state.settings
+    db = Database(state.db.url, pool_size=settings.worker_concurrency + 1, max_overflow=1)
+    worker = make_worker(settings, db, state.public_url, state.events)
     await worker.start()
-    return worker.stop
+
+    async def stop() -> None:
+        try:
+            await worker.stop()
+        finally:
+            await db.dispose()
+
+    return stop
 
 
 async def run_worker_forever(settings: Settings, database_url: str, public_url: str) -> int:

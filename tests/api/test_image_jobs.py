@@ -44,8 +44,9 @@ async def generate(client: Client, instance_id: str, key: str | None = None) -> 
 
 
 async def until(condition: Any) -> None:
+    """Waits (at most WAIT) for a condition on server state that no message announces."""
     async def poll() -> None:
-        while not condition():
+        while not condition():  # noqa: ASYNC110
             await asyncio.sleep(0.01)
 
     await asyncio.wait_for(poll(), WAIT)
@@ -97,7 +98,7 @@ async def test_prompt_size_path_and_key_follow_the_instance(alice: Client) -> No
 
 
 async def test_a_known_key_returns_its_job_and_is_conflict_for_another_instance(alice: Client) -> None:
-    film, instances = await film_with_instances(alice)
+    _, instances = await film_with_instances(alice)
     first = await generate(alice, instances["Mara"], "take-1")
     again = await generate(alice, instances["Mara"], "take-1")
     assert again["id"] == first["id"] and again["storagePath"] == first["storagePath"]
