@@ -79,7 +79,7 @@ def parse_announcement(payload: str) -> JobEvent | None:
         return JobEvent(
             job_id=state["id"], project_id=state["project_id"], status=state["status"], state=state if full else None
         )
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, AttributeError):
         log.warning("ignored a malformed job announcement: %.200s", payload)
         return None
 
