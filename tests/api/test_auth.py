@@ -46,3 +46,9 @@ async def test_invalid_tokens_are_unauthenticated(anonymous: Client) -> None:
     assert raw.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
+
+
+async def test_unauthenticated_outranks_malformed_input(anonymous: Client) -> None:
+    query = "query($id: UUID!) { scene(id: $id) { id } }"
+    body = await anonymous.post(query, {"id": "not-a-uuid"})
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["UNAUTHENTICATED"]
