@@ -18,13 +18,14 @@ from strawberry.tools import merge_types
 from strawberry.types.execution import ExecutionContext
 
 from gql.errors import ErrorCodes
+from gql.mutations.assignments import AssignmentMutation
 from gql.mutations.film import FilmMutation
 from gql.mutations.instances import InstanceMutation
 from gql.queries import Query
 from gql.scalars import SCALAR_MAP
 from services.config import Settings, load_settings
 
-MUTATIONS: tuple[type, ...] = (FilmMutation, InstanceMutation)
+MUTATIONS: tuple[type, ...] = (FilmMutation, InstanceMutation, AssignmentMutation)
 SUBSCRIPTION: type | None = None
 
 

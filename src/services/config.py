@@ -42,6 +42,8 @@ class Settings:
     max_operations: int
     ws_init_timeout_seconds: float
     ws_max_subscriptions: int
+    # `package.module:factory` of the PromptWriter generateShotPrompts uses; None = the template.
+    prompt_writer: str | None = None
 
     @property
     def embedded(self) -> bool:
@@ -98,4 +100,5 @@ def load_settings() -> Settings:
         max_operations=int(env.get("CONTINUITY_MAX_OPERATIONS", "10")),
         ws_init_timeout_seconds=float(env.get("CONTINUITY_WS_INIT_TIMEOUT_SECONDS", "10")),
         ws_max_subscriptions=int(env.get("CONTINUITY_WS_MAX_SUBSCRIPTIONS", "50")),
+        prompt_writer=env.get("CONTINUITY_PROMPT_WRITER") or None,
     )
