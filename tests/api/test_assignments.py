@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tests.film import Film, new_film
-from tests.support import Client
+from tests.support import Client, gather
 
 ASSIGNMENT_FIELDS = "id presenceType createdAt updatedAt shot { id shotLabel } sceneAssetInstance { id projectAsset { name } }"
 CREATE = f"""
@@ -476,3 +476,22 @@ async def test_another_users_shots_and_assignments_are_invisible_and_untouchable
                                         "postDescription": "x"}}) == "NOT_FOUND"
     assert await scene_assignments(alice, cast.scene) == before
     assert (await scene_assignments(bob, bobs.scene))["hasShotAssignments"] is False
+
+
+async def test_concurrent_auto_populates_create_each_pair_once(alice: Client) -> None:
+    cast = await cast_film(alice)
+    results = await gather(*(alice.data(POPULATE, {"s": cast.scene}) for _ in range(6)))
+    payloads = sorted((r["autoPopulateShotAssignments"]["created"], r["autoPopulateShotAssignments"]["existing"])
+                      for r in results)
+    assert payloads == [(0, 12)] * 5 + [(12, 0)]
+    assert len((await scene_assignments(alice, cast.scene))["shotAssignments"]) == 12
+
+
+async def test_auto_populating_an_emptied_scene_outdates_frames(alice: Client) -> None:
+    """Not a first population: the scene left the legacy fallback, its frames showed no asset."""
+    cast = await cast_film(alice)
+    [made] = await create(cast, entry(cast, "1A", "Mara"))
+    await alice.data(DELETE, {"id": made["id"]})
+    await lock_frame_stages(alice, cast.scene)
+    assert (await alice.data(POPULATE, {"s": cast.scene}))["autoPopulateShotAssignments"] == {"created": 12, "existing": 0}
+    assert await locks(alice, cast.scene) == OUTDATED
