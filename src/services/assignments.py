@@ -22,15 +22,31 @@ from services.errors import BadUserInput, Conflict, not_found
 from services.ownership import owned
 from services.stages import invalidate_frames
 
-# Serialises the scene's assignment writers (create, auto-populate), so `existing` and the
-# legacy-fallback flag are read after any concurrent writer committed.
+# Every assignment writer of a scene takes this lock first, so they run one after another and
+# each reads (in its next statement) what the previous one committed. An advisory lock rather
+# than the scene row: instance mutations lock an instance and then the scene row, and a writer
+# here waiting on that instance while holding the scene row would deadlock with them. The scene
+# row is only written last, after the inserts.
+_WRITER_LOCK = "pg_advisory_xact_lock(hashtextextended('shot_asset_assignments:' || {scene}::text, 0))"
+
 _LOCK_SCENE = text(
     f"""
-    select s.id, s.project_id, s.assignments_initialized
+    select s.id, s.project_id, s.assignments_initialized, {_WRITER_LOCK.format(scene="s.id")} as locked
       from scenes s
      where s.id = :id and {owned("s")}
-       for update of s
     """
+)
+
+_LOCK_SCENE_OF_ASSIGNMENT = text(
+    f"""
+    select t.scene_id, {_WRITER_LOCK.format(scene="t.scene_id")} as locked
+      from shot_asset_assignments t
+     where t.id = :id and {owned("t")}
+    """
+)
+
+_MARK_INITIALISED = text(
+    "update scenes set assignments_initialized = true where id = :scene_id and not assignments_initialized"
 )
 
 # Each entry's shot and instance as the viewer sees them, and whether its pair is taken.
@@ -50,17 +66,11 @@ _ENTRIES = text(
 
 _INSERT = text(
     """
-    with ins as (
-        insert into shot_asset_assignments (project_id, scene_id, shot_id, scene_asset_instance_id,
-                                            presence_type)
-        select :project_id, :scene_id, x.shot_id, x.instance_id, x.presence
-          from unnest(cast(:shots as uuid[]), cast(:instances as uuid[]), cast(:presences as text[]))
-               as x(shot_id, instance_id, presence)
-        returning *),
-    initialised as (
-        update scenes set assignments_initialized = true
-         where id = :scene_id and not assignments_initialized)
-    select * from ins
+    insert into shot_asset_assignments (project_id, scene_id, shot_id, scene_asset_instance_id, presence_type)
+    select :project_id, :scene_id, x.shot_id, x.instance_id, x.presence
+      from unnest(cast(:shots as uuid[]), cast(:instances as uuid[]), cast(:presences as text[]))
+           as x(shot_id, instance_id, presence)
+    returning *
     """
 )
 
@@ -82,8 +92,8 @@ _DELETE = text(
     """
 )
 
-# One INSERT ... SELECT ... ON CONFLICT DO NOTHING; `before` reads the statement's snapshot,
-# which the insert's own rows are not part of.
+# One INSERT ... SELECT ... ON CONFLICT DO NOTHING; `before` and `initialized` read the
+# statement's snapshot, which the insert's own rows are not part of.
 _AUTO_POPULATE = text(
     """
     with before as (
@@ -96,11 +106,9 @@ _AUTO_POPULATE = text(
           join scene_asset_instances i on i.scene_id = sh.scene_id
          where sh.scene_id = :scene_id
         on conflict (shot_id, scene_asset_instance_id) do nothing
-        returning 1),
-    initialised as (
-        update scenes set assignments_initialized = true
-         where id = :scene_id and not assignments_initialized and exists (select 1 from ins))
-    select (select n from before) as existing, (select count(*) from ins) as created
+        returning 1)
+    select (select n from before) as existing, (select count(*) from ins) as created,
+           (select assignments_initialized from scenes where id = :scene_id) as initialized
     """
 )
 
@@ -191,6 +199,11 @@ async def _locked_scene(conn: Any, uid: str, scene_id: uuid.UUID) -> Any:
     return scene
 
 
+async def _lock_scene_of(conn: Any, uid: str, assignment_id: uuid.UUID) -> None:
+    if (await conn.execute(_LOCK_SCENE_OF_ASSIGNMENT, {"id": assignment_id, "uid": uid})).first() is None:
+        raise not_found("shot asset assignment", assignment_id)
+
+
 def _first_offence(scene_id: uuid.UUID, entries: Sequence[AssignmentEntry], found: Sequence[Any]) -> Exception | None:
     """The error SPEC.md's precedence picks: NOT_FOUND, then relations (BAD_USER_INPUT), then
     CONFLICT; within a class, the first offending entry."""
@@ -250,6 +263,9 @@ async def create_shot_asset_assignments(
                 },
             )
         ).mappings().all()
+        # Read before the writer lock was held: a stale `false` only costs a no-op update.
+        if not scene["assignments_initialized"]:
+            await conn.execute(_MARK_INITIALISED, {"scene_id": scene_id})
         await invalidate_frames(conn, [scene_id])
     by_pair = {(r["shot_id"], r["scene_asset_instance_id"]): r for r in rows}
     return [by_pair[(e.shot_id, e.scene_asset_instance_id)] for e in entries]
@@ -265,6 +281,7 @@ async def update_shot_asset_assignment(
     """An update to the same presence changes nothing (and outdates nothing)."""
     presence = _presence("presenceType", presence_type)
     async with db.transaction(uid) as conn:
+        await _lock_scene_of(conn, uid, assignment_id)
         current = (await conn.execute(_FOR_UPDATE, {"id": assignment_id, "uid": uid})).mappings().first()
         if current is None:
             raise not_found("shot asset assignment", assignment_id)
@@ -283,6 +300,7 @@ async def update_shot_asset_assignment(
 async def delete_shot_asset_assignment(db: Database, uid: str, assignment_id: uuid.UUID) -> uuid.UUID:
     """The scene stays initialised: deleting its last assignment does not bring the fallback back."""
     async with db.transaction(uid) as conn:
+        await _lock_scene_of(conn, uid, assignment_id)
         gone = (await conn.execute(_DELETE, {"id": assignment_id, "uid": uid})).mappings().first()
         if gone is None:
             raise not_found("shot asset assignment", assignment_id)
@@ -297,10 +315,13 @@ async def auto_populate_shot_assignments(db: Database, uid: str, scene_id: uuid.
     showed, so it outdates nothing; more assignments in an initialised scene do.
     """
     async with db.transaction(uid) as conn:
-        scene = await _locked_scene(conn, uid, scene_id)
+        await _locked_scene(conn, uid, scene_id)
         counts = (await conn.execute(_AUTO_POPULATE, {"scene_id": scene_id})).mappings().one()
-        if counts["created"] and scene["assignments_initialized"]:
-            await invalidate_frames(conn, [scene_id])
+        if counts["created"]:
+            if counts["initialized"]:
+                await invalidate_frames(conn, [scene_id])
+            else:
+                await conn.execute(_MARK_INITIALISED, {"scene_id": scene_id})
     return AutoPopulation(created=int(counts["created"]), existing=int(counts["existing"]))
 
 

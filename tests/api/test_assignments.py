@@ -495,3 +495,25 @@ async def test_auto_populating_an_emptied_scene_outdates_frames(alice: Client) -
     await lock_frame_stages(alice, cast.scene)
     assert (await alice.data(POPULATE, {"s": cast.scene}))["autoPopulateShotAssignments"] == {"created": 12, "existing": 0}
     assert await locks(alice, cast.scene) == OUTDATED
+
+
+async def test_concurrent_writers_of_one_scene_never_deadlock(alice: Client) -> None:
+    """Instance deletions (instance, then scene row) racing assignment writers (writer lock, then
+    rows, scene row last) with locked frame stages: every request answers, none fails internally."""
+    for _ in range(3):
+        cast = await cast_film(alice)
+        await lock_frame_stages(alice, cast.scene)
+        made = await create(cast, entry(cast, "1A", "Mara"), entry(cast, "1B", "bo"), entry(cast, "1C", "Anchor"))
+        requests = [
+            alice.post("mutation($id: UUID!) { deleteSceneAssetInstance(id: $id) { id } }", {"id": cast.instances["Mara"]}),
+            alice.post(POPULATE, {"s": cast.scene}),
+            alice.post(UPDATE, {"id": made[0]["id"], "p": "EXITS"}),
+            alice.post(DELETE, {"id": made[1]["id"]}),
+            alice.post("mutation($id: UUID!) { deleteSceneAssetInstance(id: $id) { id } }", {"id": cast.instances["Anchor"]}),
+            alice.post(CREATE, {"s": cast.scene, "a": [entry(cast, "1C", "Lighthouse", "ENTERS")]}),
+            alice.post(EVENT, {"i": {"shotId": cast.shot("1A"), "sceneAssetInstanceId": cast.instances["Anchor"],
+                                     "postDescription": "Bent"}}),
+        ]
+        results = await gather(*requests)
+        codes = {r["errors"][0]["extensions"]["code"] for r in results if r.get("errors")}
+        assert codes <= {"NOT_FOUND", "CONFLICT"}, results
