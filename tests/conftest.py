@@ -96,7 +96,7 @@ async def http(server: RunningServer) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def make_client(http: httpx.AsyncClient, server: RunningServer) -> Callable[..., Client]:
     from services.auth import issue_token
 

@@ -17,11 +17,12 @@ log = logging.getLogger("continuity")
 
 
 def _exit_on_signals() -> None:
-    """Before uvicorn takes over the signals: a SIGTERM must still run atexit (the embedded
-    database is stopped there)."""
+    """A SIGTERM must still run atexit (the embedded database is stopped there). uvicorn
+    re-raises it after its graceful shutdown, so this also ends a served run: a requested
+    stop is a clean exit."""
 
     def _exit(signum: int, _: Any) -> None:
-        sys.exit(128 + signum)
+        sys.exit(0)
 
     signal.signal(signal.SIGTERM, _exit)
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from services import assets, projects, scenes
+from services import assets, instances, projects, scenes
 from services.db.database import Database
+from services.instances import InstanceChanges
 
 
 async def load_demo(database_url: str, user_id: str) -> list[str]:
@@ -40,6 +41,14 @@ async def load_demo(database_url: str, user_id: str) -> list[str]:
                     setting="The lighthouse, night", action="The storm batters the tower.",
                     camera="Wide, slow push in",
                 )
+            inherited = await instances.inherit_scene_assets(db, user_id, scene["id"])
+            if number == 2:
+                mara = next(i for i in inherited.instances if i["effective_description"].startswith("A lighthouse"))
+                await instances.update_scene_asset_instance(
+                    db, user_id, mara["id"],
+                    InstanceChanges(description_override="Mara, soaked, her oilskin coat torn at the sleeve",
+                                    status_tags=["soaked", "torn_coat"], modification_reason="the rescue"),
+                )
     finally:
         await db.dispose()
     lines = [
@@ -48,6 +57,8 @@ async def load_demo(database_url: str, user_id: str) -> list[str]:
         *(f"scene {s['scene_number']}   {s['id']}" for s in scene_rows),
         "",
         "Try in GraphiQL:",
-        f'  {{ branch(id: "{branch_id}") {{ scenes {{ sceneNumber slug shots {{ shotLabel }} }} }} }}',
+        f'  {{ branch(id: "{branch_id}") {{ scenes {{ sceneNumber slug shots {{ shotLabel }}',
+        "      assetInstances { projectAsset { name } effectiveDescription statusTags",
+        "        chain { scene { sceneNumber } } } } } }",
     ]
     return lines

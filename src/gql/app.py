@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 from starlette.applications import Starlette
@@ -54,7 +54,7 @@ def create_app(
     *,
     public_url: str,
     dev_auth: bool,
-    background: list[Background] | None = None,
+    background: Sequence[Background] | None = None,
 ) -> Starlette:
     db = Database(database_url, pool_size=settings.pool_size, max_overflow=settings.max_overflow)
     state = AppState(db=db, settings=settings, dev_auth=dev_auth, public_url=public_url)

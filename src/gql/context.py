@@ -65,6 +65,12 @@ class Context:
             self._auth_error = error
         self._resolved = True
 
+    def auth_error(self) -> Unauthenticated | None:
+        """Why this request is not authenticated, or None when it is."""
+        if not self._resolved:
+            self._authenticate()
+        return self._auth_error
+
     @property
     def uid(self) -> str:
         """The viewer's user id; raises UNAUTHENTICATED for a missing or invalid token."""

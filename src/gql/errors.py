@@ -7,7 +7,6 @@ from collections.abc import Iterator
 
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
-from strawberry.types.execution import ExecutionResult
 
 from gql.scalars import ScalarInputError
 from services.errors import DomainError
@@ -71,11 +70,23 @@ def classify_all(errors: list[GraphQLError]) -> list[GraphQLError]:
     return [classify(e) for e in errors]
 
 
+def _unauthenticated_first(errors: list[GraphQLError], context: object) -> list[GraphQLError]:
+    """UNAUTHENTICATED outranks input errors, even those raised before any resolver ran
+    (variable coercion)."""
+    auth_error = getattr(context, "auth_error", None)
+    failure = auth_error() if callable(auth_error) else None
+    if failure is None:
+        return errors
+    if any(e.path is None and (e.extensions or {}).get("code") == "BAD_USER_INPUT" for e in errors):
+        return [GraphQLError(failure.message, extensions={"code": failure.code})]
+    return errors
+
+
 class ErrorCodes(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         yield
         result = self.execution_context.result
-        if isinstance(result, ExecutionResult) and result.errors:
-            result.errors = classify_all(result.errors)
-        elif result is not None and getattr(result, "errors", None):
-            result.errors = classify_all(result.errors)  # type: ignore[union-attr]
+        errors = getattr(result, "errors", None)
+        if result is not None and errors:
+            coded = _unauthenticated_first(classify_all(errors), self.execution_context.context)
+            result.errors = coded  # type: ignore[union-attr]

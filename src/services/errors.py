@@ -39,5 +39,11 @@ class VisualStyleRequired(DomainError):
     code = "VISUAL_STYLE_REQUIRED"
 
 
+class ServiceUnavailable(DomainError):
+    """The database cannot be reached right now; the request may be retried."""
+
+    code = "SERVICE_UNAVAILABLE"
+
+
 def not_found(kind: str, ident: object) -> NotFound:
     return NotFound(f"{kind} {ident} not found")

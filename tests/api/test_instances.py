@@ -361,3 +361,18 @@ async def test_concurrent_inherits_give_one_success(alice: Client) -> None:
     assert codes == ["SCENE_NOT_EMPTY"] * 7
     data = await alice.data(SCENE_INSTANCES, {"id": film.scenes[1]})
     assert len(data["scene"]["assetInstances"]) == 3
+
+
+async def test_racing_edits_with_the_same_expectation_one_wins(alice: Client) -> None:
+    film = await three_scene_film(alice)
+    mara = (await inherit(alice, film.scenes[1]))["instances"][0]
+    for round_ in range(5):
+        expected = round_
+        results = await asyncio.gather(*(
+            alice.post(UPDATE, {"id": mara["id"], "i": {"statusTags": [f"edit-{round_}-{n}"]}, "n": expected})
+            for n in range(4)))
+        winners = [r for r in results if not r.get("errors")]
+        assert len(winners) == 1, results
+        assert sorted(r["errors"][0]["extensions"]["code"] for r in results if r.get("errors")) == ["CONFLICT"] * 3
+    after = (await alice.data(INSTANCE, {"id": mara["id"]}))["sceneAssetInstance"]
+    assert after["modificationCount"] == 5

@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from services.config import Settings, load_settings
-from services.errors import BadUserInput, Conflict, NotFound
+from services.errors import BadUserInput, Conflict, NotFound, ServiceUnavailable
 
 _CLAIMS = text(
     "select set_config('role', 'authenticated', true), "
@@ -42,6 +42,9 @@ def resolve_database_url(settings: Settings | None = None) -> str:
     return embedded.start(settings.data_dir)
 
 
+_IN_UNIT_OF_WORK = "continuity.unit_of_work"
+
+
 class StatementCounter:
     """Counts SQL statements sent through an engine: tests bound them, the benchmark reports them."""
 
@@ -49,9 +52,12 @@ class StatementCounter:
         self._lock = threading.Lock()
         self.count = 0
 
-    def __call__(self, *_: Any) -> None:
-        with self._lock:
-            self.count += 1
+    def __call__(self, conn: Any, *_: Any) -> None:
+        # Only statements of units of work: a new pooled connection's own setup queries
+        # would make counts depend on how warm the pool is.
+        if conn.info.get(_IN_UNIT_OF_WORK):
+            with self._lock:
+                self.count += 1
 
     def take(self) -> int:
         with self._lock:
@@ -77,6 +83,23 @@ def _constraint(error: BaseException) -> str:
             return str(name)
         seen = getattr(seen, "orig", None) or seen.__cause__
     return ""
+
+
+def _unreachable(error: BaseException) -> bool:
+    """The database is down, restarting or the connection broke: not the request's fault."""
+    state = sqlstate(error)
+    if state is not None and (state.startswith("08") or state in {"57P01", "57P02", "57P03", "53300"}):
+        return True
+    if getattr(error, "connection_invalidated", False):
+        return True
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, (OSError, ConnectionError)) or type(seen).__name__ in {
+            "ConnectionDoesNotExistError", "InterfaceError", "CannotConnectNowError"
+        }:
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False
 
 
 def translate(error: DBAPIError) -> Exception:
@@ -115,14 +138,22 @@ class Database:
         """
         try:
             async with self.engine.begin() as conn:
-                if user_id is not None:
-                    await conn.execute(_CLAIMS, {"sub": str(user_id)})
-                yield conn
+                conn.sync_connection.info[_IN_UNIT_OF_WORK] = True  # type: ignore[union-attr]
+                try:
+                    if user_id is not None:
+                        await conn.execute(_CLAIMS, {"sub": str(user_id)})
+                    yield conn
+                finally:
+                    conn.sync_connection.info.pop(_IN_UNIT_OF_WORK, None)  # type: ignore[union-attr]
         except DBAPIError as error:
+            if _unreachable(error):
+                raise ServiceUnavailable("the database is unavailable; retry shortly") from error
             translated = translate(error)
             if translated is error:
                 raise
             raise translated from error
+        except (OSError, ConnectionError) as error:
+            raise ServiceUnavailable("the database is unavailable; retry shortly") from error
 
     async def ping(self) -> bool:
         try:
