@@ -69,7 +69,7 @@ def background_for_tests() -> list[Any]:
 
 @pytest.fixture(scope="session")
 async def server(database_url: str) -> AsyncIterator[RunningServer]:
-    from gql.app import create_app
+    from gql.app import create_app, server_options
     from services.config import load_settings
 
     settings = load_settings()
@@ -78,7 +78,10 @@ async def server(database_url: str) -> AsyncIterator[RunningServer]:
     app = create_app(
         settings, database_url, public_url=base_url, dev_auth=False, background=background_for_tests()
     )
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
+        **server_options(settings),
+    )
     uv = uvicorn.Server(config)
     task = asyncio.create_task(uv.serve())
     while not uv.started:

@@ -39,7 +39,7 @@ def _database(settings: Settings, migrate: bool) -> str:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from gql.app import create_app
+    from gql.app import create_app, server_options
     from services.auth import issue_token
 
     settings = load_settings()
@@ -61,7 +61,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         token = issue_token(settings, DEV_USER_ID, ttl_seconds=30 * 86400)
         print(f"Development mode: requests without a token act as {DEV_USER_ID}.", flush=True)
         print(f"Its token: {token}", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, lifespan="on")
+    uvicorn.run(
+        app, host=args.host, port=args.port, log_level=args.log_level, lifespan="on",
+        **server_options(settings),
+    )
     return 0
 
 

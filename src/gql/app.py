@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from datetime import timedelta
 from typing import Any
 
 from starlette.applications import Starlette
@@ -12,11 +13,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
+from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
+from strawberry.schema import BaseSchema
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
 
 from gql.context import AppState, Context
+from gql.errors import LimitExceeded
 from gql.schema import create_schema
+from gql.transport import GraphQLOverHTTP
 from services.config import Settings
 from services.db.database import Database
 
@@ -26,18 +35,53 @@ log = logging.getLogger("continuity.app")
 Background = Callable[[AppState], Awaitable[Callable[[], Awaitable[None]]]]
 
 
+class SubscriptionCap(BaseGraphQLTransportWSHandler[Any, Any]):
+    """graphql-transport-ws with the per-connection cap answered as a coded error: the
+    operation is refused, the connection and its other operations go on."""
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        cap = self.max_subscriptions_per_connection
+        if (
+            self.connection_acknowledged
+            and cap is not None
+            and len(self.operations) >= cap
+            and message["id"] not in self.operations
+        ):
+            error = LimitExceeded(
+                f"At most {cap} operations may run at once on one connection.",
+                "TOO_MANY_SUBSCRIPTIONS",
+                maxSubscriptions=cap,
+            )
+            await self.send_message(
+                {"id": message["id"], "type": "error", "payload": [error.formatted]}
+            )
+            return
+        await super().handle_subscribe(message)
+
+
 class ContinuityGraphQL(GraphQL):
-    def __init__(self, state: AppState, **kwargs: Any) -> None:
+    graphql_transport_ws_handler_class = SubscriptionCap
+
+    def __init__(self, state: AppState, schema: BaseSchema | None = None, **kwargs: Any) -> None:
+        settings = state.settings
         super().__init__(
-            create_schema(state.settings),
+            schema or create_schema(settings),
             graphql_ide="graphiql",
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
-            connection_init_wait_timeout=__import__("datetime").timedelta(
-                seconds=state.settings.ws_init_timeout_seconds
-            ),
+            connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout_seconds),
+            max_subscriptions_per_connection=settings.ws_max_subscriptions,
             **kwargs,
         )
         self.state = state
+        self.http = GraphQLOverHTTP(self, settings.max_body_bytes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        # HTTP follows the GraphQL-over-HTTP spec (gql/transport.py); websockets stay strawberry's.
+        response = await self.http(Request(scope, receive))
+        await response(scope, receive, send)
 
     async def get_context(self, request: Any, response: Any) -> Context:  # type: ignore[override]
         return Context(
@@ -46,6 +90,11 @@ class ContinuityGraphQL(GraphQL):
             response=response,
             authorization=request.headers.get("authorization"),
         )
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn settings that belong to the limits: a websocket message is a request body too."""
+    return {"ws_max_size": settings.max_body_bytes}
 
 
 def create_app(
@@ -86,7 +135,8 @@ def create_app(
 
     app = Starlette(
         routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            # Every method reaches the view, which answers the unsupported ones with a coded 405.
+            Route("/graphql", graphql),
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/readyz", readyz),

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
+from strawberry.types import StreamExecutionResult
 
 from gql.scalars import ScalarInputError
 from services.errors import DomainError
@@ -14,6 +16,8 @@ from services.errors import DomainError
 log = logging.getLogger("continuity.errors")
 
 MASKED_MESSAGE = "Internal server error."
+# graphql-core's parser stops at the token limit with a syntax error saying so.
+_TOO_MANY_TOKENS = re.compile(r"^Syntax Error: Document contains more than (\d+) tokens")
 
 
 class LimitExceeded(GraphQLError):
@@ -35,6 +39,7 @@ def classify(error: GraphQLError) -> GraphQLError:
     if error.extensions and "code" in error.extensions:
         return error
     original = error.original_error
+    extra: dict[str, object] = {}
     if isinstance(original, DomainError):
         code = original.code
         message = original.message
@@ -48,6 +53,9 @@ def classify(error: GraphQLError) -> GraphQLError:
         )
     elif isinstance(original, ScalarInputError) or error.message.startswith("Variable '$"):
         code, message = "BAD_USER_INPUT", error.message
+    elif tokens := _TOO_MANY_TOKENS.match(error.message):
+        code, message = "TOO_MANY_TOKENS", error.message
+        extra = {"maxTokens": int(tokens.group(1))}
     elif error.message.startswith("Syntax Error"):
         code, message = "GRAPHQL_PARSE_FAILED", error.message
     elif error.path is None:
@@ -62,7 +70,7 @@ def classify(error: GraphQLError) -> GraphQLError:
         positions=error.positions,
         path=error.path,
         original_error=None,
-        extensions={**(error.extensions or {}), "code": code},
+        extensions={**(error.extensions or {}), **extra, "code": code},
     )
 
 
@@ -90,3 +98,11 @@ class ErrorCodes(SchemaExtension):
         if result is not None and errors:
             coded = _unauthenticated_first(classify_all(errors), self.execution_context.context)
             result.errors = coded  # type: ignore[union-attr]
+
+    def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:
+        # Websockets send each result as it is yielded, before on_operation resumes.
+        errors = getattr(result, "errors", None)
+        if errors:
+            coded = _unauthenticated_first(classify_all(errors), self.execution_context.context)
+            result.errors = coded  # type: ignore[union-attr]
+        yield

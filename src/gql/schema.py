@@ -6,18 +6,13 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import (
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    ValidationCache,
-)
+from strawberry.extensions import ParserCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types.execution import ExecutionContext
 
 from gql.errors import ErrorCodes
+from gql.limits import Limits, LimitSettings, Verdicts
 from gql.mutations.assignments import AssignmentMutation
 from gql.mutations.film import FilmMutation
 from gql.mutations.instances import InstanceMutation
@@ -38,13 +33,13 @@ class ContinuitySchema(strawberry.Schema):
 
 def create_schema(settings: Settings | None = None) -> ContinuitySchema:
     settings = settings or load_settings()
+    verdicts = Verdicts(LimitSettings.of(settings))
     extensions: list[Any] = [
         ErrorCodes,
-        lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
-        lambda: QueryDepthLimiter(max_depth=settings.max_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+        # Depth, aliases, cost, tokens, operations, duplicates (docs/limits.md); it also caches
+        # validation, in place of strawberry's ValidationCache.
+        lambda: Limits(verdicts),
         lambda: ParserCache(maxsize=256),
-        lambda: ValidationCache(maxsize=256),
     ]
     return ContinuitySchema(
         query=Query,

@@ -40,6 +40,7 @@ class Settings:
     max_cost: int
     max_body_bytes: int
     max_operations: int
+    max_duplicate_fields: int
     ws_init_timeout_seconds: float
     ws_max_subscriptions: int
     # `package.module:factory` of the PromptWriter generateShotPrompts uses; None = the template.
@@ -95,9 +96,10 @@ def load_settings() -> Settings:
         max_depth=int(env.get("CONTINUITY_MAX_DEPTH", "15")),
         max_aliases=int(env.get("CONTINUITY_MAX_ALIASES", "100")),
         max_tokens=int(env.get("CONTINUITY_MAX_TOKENS", "5000")),
-        max_cost=int(env.get("CONTINUITY_MAX_COST", "50000")),
+        max_cost=int(env.get("CONTINUITY_MAX_COST", "250000")),
         max_body_bytes=int(env.get("CONTINUITY_MAX_BODY_BYTES", str(1024 * 1024))),
         max_operations=int(env.get("CONTINUITY_MAX_OPERATIONS", "10")),
+        max_duplicate_fields=int(env.get("CONTINUITY_MAX_DUPLICATE_FIELDS", "20")),
         ws_init_timeout_seconds=float(env.get("CONTINUITY_WS_INIT_TIMEOUT_SECONDS", "10")),
         ws_max_subscriptions=int(env.get("CONTINUITY_WS_MAX_SUBSCRIPTIONS", "50")),
         prompt_writer=env.get("CONTINUITY_PROMPT_WRITER") or None,
