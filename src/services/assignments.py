@@ -311,16 +311,17 @@ async def delete_shot_asset_assignment(db: Database, uid: str, assignment_id: uu
 async def auto_populate_shot_assignments(db: Database, uid: str, scene_id: uuid.UUID) -> AutoPopulation:
     """A THROUGHOUT assignment for every (shot, instance) pair of the scene that has none.
 
-    A first population of a scene under the legacy fallback reproduces what its frames already
-    showed, so it outdates nothing; more assignments in an initialised scene do.
+    SPEC: it outdates frames only when the scene already had assignments and it created more
+    (a first population reproduces the legacy behaviour). Read literally, an initialised scene
+    whose assignments were all deleted is not outdated either.
     """
     async with db.transaction(uid) as conn:
         await _locked_scene(conn, uid, scene_id)
         counts = (await conn.execute(_AUTO_POPULATE, {"scene_id": scene_id})).mappings().one()
         if counts["created"]:
-            if counts["initialized"]:
+            if counts["existing"]:
                 await invalidate_frames(conn, [scene_id])
-            else:
+            if not counts["initialized"]:
                 await conn.execute(_MARK_INITIALISED, {"scene_id": scene_id})
     return AutoPopulation(created=int(counts["created"]), existing=int(counts["existing"]))
 

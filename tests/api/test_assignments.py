@@ -487,14 +487,15 @@ async def test_concurrent_auto_populates_create_each_pair_once(alice: Client) ->
     assert len((await scene_assignments(alice, cast.scene))["shotAssignments"]) == 12
 
 
-async def test_auto_populating_an_emptied_scene_outdates_frames(alice: Client) -> None:
-    """Not a first population: the scene left the legacy fallback, its frames showed no asset."""
+async def test_auto_populating_an_emptied_scene_follows_spec_and_keeps_frames(alice: Client) -> None:
+    """SPEC: auto-populate outdates only when the scene already had assignments. This scene had
+    none left (though it left the legacy fallback), so nothing is outdated."""
     cast = await cast_film(alice)
     [made] = await create(cast, entry(cast, "1A", "Mara"))
     await alice.data(DELETE, {"id": made["id"]})
     await lock_frame_stages(alice, cast.scene)
     assert (await alice.data(POPULATE, {"s": cast.scene}))["autoPopulateShotAssignments"] == {"created": 12, "existing": 0}
-    assert await locks(alice, cast.scene) == OUTDATED
+    assert await locks(alice, cast.scene) == LOCKED
 
 
 async def test_concurrent_writers_of_one_scene_never_deadlock(alice: Client) -> None:
