@@ -49,6 +49,8 @@ class Settings:
     worker_concurrency: int = 2
     image_timeout_seconds: float = 300.0
     worker_grace_seconds: float = 10.0
+    # `package.module:factory` of the PromptWriter generateShotPrompts uses; None = the template.
+    prompt_writer: str | None = None
 
     @property
     def embedded(self) -> bool:
@@ -111,4 +113,5 @@ def load_settings() -> Settings:
         worker_concurrency=max(1, int(env.get("CONTINUITY_WORKER_CONCURRENCY", "2"))),
         image_timeout_seconds=float(env.get("CONTINUITY_IMAGE_TIMEOUT_SECONDS", "300")),
         worker_grace_seconds=float(env.get("CONTINUITY_WORKER_GRACE_SECONDS", "10")),
+        prompt_writer=env.get("CONTINUITY_PROMPT_WRITER") or None,
     )

@@ -299,3 +299,20 @@ async def test_query_image_job_is_null_for_another_user_and_missing(alice: Clien
     assert (await alice.data(JOB, {"id": job["id"]}))["imageJob"]["idempotencyKey"] == job["idempotencyKey"]
     assert (await bob.data(JOB, {"id": job["id"]}))["imageJob"] is None
     assert (await alice.data(JOB, {"id": MISSING}))["imageJob"] is None
+
+
+async def test_frame_jobs_are_rendered_and_keep_their_url_on_the_job(alice: Client, server: Any, http: httpx.AsyncClient) -> None:
+    film, instances = await film_with_instances(alice)
+    shot = await film.shot(1, "1A", 1, setting="A pier", action="Mara waits", camera="Wide")
+    await alice.data("mutation($s: UUID!) { generateShotPrompts(sceneId: $s) { id } }", {"s": film.scenes[1]})
+    frames = (await alice.data(f"mutation($id: UUID!) {{ generateShotFrames(shotId: $id) {{ {JOB_FIELDS} }} }}",
+                               {"id": shot}))["generateShotFrames"]
+    assert [f["jobType"] for f in frames] == ["START_FRAME", "END_FRAME"]
+    for frame in frames:
+        done = await wait_completed(alice, server, frame["id"])
+        assert done["status"] == "COMPLETED" and done["shotId"] == shot
+        assert done["imageUrl"] == f"{server.base_url}/media/{frame['storagePath']}"
+        image = Image.open(io.BytesIO((await http.get(done["imageUrl"])).content))
+        assert image.size == (1280, 720)
+    mara = (await alice.data(INSTANCE, {"id": instances["Mara"]}))["sceneAssetInstance"]
+    assert mara["imageKeyUrl"] == "https://img.example/mara.png" and mara["modificationCount"] == 0
