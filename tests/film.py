@@ -71,3 +71,20 @@ async def new_film(client: Client, title: str = "Test film") -> Film:
     data = await client.data(CREATE_PROJECT, {"t": title})
     project = data["createProject"]
     return Film(client=client, project_id=project["id"], branch_id=project["activeBranch"]["id"])
+
+
+INHERIT_IDS = "mutation($s: UUID!) { inheritSceneAssets(sceneId: $s) { instances { id projectAsset { name } } } }"
+
+
+async def film_with_instances(client: Client, *, style: bool = True) -> tuple[Film, dict[str, str]]:
+    """Scene 1 with an instance of a character, a location and a prop (by asset name)."""
+    film = await new_film(client, "Image film")
+    await film.asset("Mara", "CHARACTER", "An old keeper", image="https://img.example/mara.png")
+    await film.asset("Lighthouse", "LOCATION", "A white tower")
+    await film.asset("Anchor", "PROP", "A rusty anchor")
+    await film.lock_assets()
+    await film.scene(1)
+    data = await client.data(INHERIT_IDS, {"s": film.scenes[1]})
+    if style:
+        await film.lock_style()
+    return film, {i["projectAsset"]["name"]: i["id"] for i in data["inheritSceneAssets"]["instances"]}

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import os
 import socket
 import uuid
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -126,3 +127,28 @@ class Client:
 
 async def gather(*aws: Awaitable[T]) -> list[T]:
     return list(await asyncio.gather(*aws))
+
+
+@contextlib.asynccontextmanager
+async def serving(database_url: str, background: list[Any]) -> AsyncIterator[Any]:
+    """A real server (uvicorn, in this process, on loopback) over the given database; yields
+    its app state (`.db`, `.events`, `.settings`; `.public_url` is its address)."""
+    import uvicorn
+
+    from gql.app import create_app
+    from services.config import load_settings
+
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    app = create_app(load_settings(), database_url, public_url=base_url, dev_auth=False, background=background)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.02)
+    try:
+        yield app.state.continuity
+    finally:
+        server.should_exit = True
+        await task

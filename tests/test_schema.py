@@ -18,7 +18,6 @@ def test_exported_schema_is_up_to_date() -> None:
     assert exported == schema_sdl(), "run `continuity export-schema` and commit schema/schema.graphql"
 
 
-@pytest.mark.xfail(reason="until the assignments and image-jobs work is merged", strict=False)
 def test_served_schema_keeps_every_contract_name() -> None:
     if not CONTRACT.exists():
         pytest.skip(f"no contract at {CONTRACT}")

@@ -1,27 +1,82 @@
-"""Background work a server process runs: the job-event listener and the image worker.
-
-Filled in by the image-jobs work; until then these start nothing.
-"""
+"""Background work a server process runs: the job-event listener and the image worker;
+and the stand-alone worker process (`continuity worker`)."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import signal
 from collections.abc import Awaitable, Callable
 
 from gql.context import AppState
 from services.config import Settings
+from services.db.database import Database
+from services.image_providers import provider_from_settings
+from services.image_storage import storage_from_settings
+from services.image_worker import ImageWorker
+from services.job_events import JobEvents
 
-
-async def _nothing() -> None:
-    return None
+log = logging.getLogger("continuity.background")
 
 
 async def job_events(state: AppState) -> Callable[[], Awaitable[None]]:
-    return _nothing
+    """The process's one LISTEN connection; subscriptions read from it."""
+    hub = JobEvents(state.db.url)
+    await hub.start()
+    state.events = hub
+    return hub.stop
+
+
+def make_worker(settings: Settings, db: Database, public_url: str, events: JobEvents | None) -> ImageWorker:
+    return ImageWorker(
+        db,
+        provider=provider_from_settings(settings.image_provider),
+        storage=storage_from_settings(settings.media_dir, public_url, settings.image_storage),
+        lease_seconds=settings.worker_lease_seconds,
+        poll_seconds=settings.worker_poll_seconds,
+        concurrency=settings.worker_concurrency,
+        timeout_seconds=settings.image_timeout_seconds,
+        grace_seconds=settings.worker_grace_seconds,
+        events=events,
+    )
 
 
 async def image_worker(state: AppState) -> Callable[[], Awaitable[None]]:
-    return _nothing
+    """The in-process worker of `continuity serve` (started after job_events: it wakes on them).
+
+    It has connections of its own: a slow queue never holds the requests' pool, and the
+    requests' statement counts stay the requests' own."""
+    settings = state.settings
+    db = Database(state.db.url, pool_size=settings.worker_concurrency + 1, max_overflow=1)
+    worker = make_worker(settings, db, state.public_url, state.events)
+    await worker.start()
+
+    async def stop() -> None:
+        try:
+            await worker.stop()
+        finally:
+            await db.dispose()
+
+    return stop
 
 
 async def run_worker_forever(settings: Settings, database_url: str, public_url: str) -> int:
-    raise SystemExit("the image worker is not implemented yet")
+    """`continuity worker`: until SIGTERM or SIGINT, then finishes or gives back its jobs."""
+    db = Database(database_url, pool_size=settings.worker_concurrency + 2, max_overflow=2)
+    hub = JobEvents(database_url)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await hub.start()
+    worker = make_worker(settings, db, public_url, hub)
+    await worker.start()
+    print(f"Image worker {worker.owner} ready; images at {public_url}/media/", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        log.info("image worker %s: stopping", worker.owner)
+        await worker.stop()
+        await hub.stop()
+        await db.dispose()
+    return 0

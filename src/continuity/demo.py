@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from services import assets, instances, projects, scenes
+from services import assets, assignments, instances, projects, scenes, shot_frames
+from services.assignments import AssignmentEntry
 from services.db.database import Database
 from services.instances import InstanceChanges
+from services.prompts import TemplatePromptWriter
 
 
 async def load_demo(database_url: str, user_id: str) -> list[str]:
@@ -12,15 +14,17 @@ async def load_demo(database_url: str, user_id: str) -> list[str]:
     try:
         project = await projects.create_project(db, user_id, "The Lighthouse Keeper")
         branch_id = project["active_branch_id"]
+        asset_names = {}
         for name, kind, description in (
             ("Mara", "character", "A lighthouse keeper in her sixties, grey braid, oilskin coat."),
             ("Tom", "character", "A drenched young fisherman, red knit cap."),
             ("The Lighthouse", "location", "A white tower on black rocks, lamp room glowing."),
             ("Brass Lantern", "prop", "A dented brass storm lantern."),
         ):
-            await assets.create_project_asset(
+            asset = await assets.create_project_asset(
                 db, user_id, branch_id=branch_id, name=name, asset_type=kind, description=description
             )
+            asset_names[asset["id"]] = name
         await assets.lock_project_assets(db, user_id, branch_id, None)
         await assets.lock_visual_style(db, user_id, branch_id, "storm-noir")
         scene_rows = []
@@ -34,13 +38,15 @@ async def load_demo(database_url: str, user_id: str) -> list[str]:
                 script_excerpt=script, end_state_summary=end,
             )
             scene_rows.append(scene)
+            shots = []
             for order, label in enumerate(("A", "B", "C"), start=1):
-                await scenes.create_shot(
+                shot = await scenes.create_shot(
                     db, user_id, scene_id=scene["id"], shot_label=f"{number}{label}",
                     shot_order=order, duration_seconds=4,
                     setting="The lighthouse, night", action="The storm batters the tower.",
                     camera="Wide, slow push in",
                 )
+                shots.append(shot)
             inherited = await instances.inherit_scene_assets(db, user_id, scene["id"])
             if number == 2:
                 mara = next(i for i in inherited.instances if i["effective_description"].startswith("A lighthouse"))
@@ -49,6 +55,17 @@ async def load_demo(database_url: str, user_id: str) -> list[str]:
                     InstanceChanges(description_override="Mara, soaked, her oilskin coat torn at the sleeve",
                                     status_tags=["soaked", "torn_coat"], modification_reason="the rescue"),
                 )
+                # Scene 2 is cast shot by shot: Tom is pulled into 2A, the lantern swings past in 2C.
+                presence = {("2A", "Tom"): "enters", ("2C", "Brass Lantern"): "passes_through"}
+                entries = [
+                    AssignmentEntry(
+                        shot["id"], i["id"],
+                        presence.get((shot["shot_label"], asset_names[i["project_asset_id"]]), "throughout"),
+                    )
+                    for shot in shots for i in inherited.instances
+                ]
+                await assignments.create_shot_asset_assignments(db, user_id, scene["id"], entries)
+                await shot_frames.generate_shot_prompts(db, user_id, scene["id"], TemplatePromptWriter())
     finally:
         await db.dispose()
     lines = [
@@ -60,5 +77,7 @@ async def load_demo(database_url: str, user_id: str) -> list[str]:
         f'  {{ branch(id: "{branch_id}") {{ scenes {{ sceneNumber slug shots {{ shotLabel }}',
         "      assetInstances { projectAsset { name } effectiveDescription statusTags",
         "        chain { scene { sceneNumber } } } } } }",
+        "  Stage 9 of scene 2 (shot assignments, frame references, prompts): the Stage9 query of",
+        f"  docs/assignments.md with {{\"sceneId\": \"{scene_rows[1]['id']}\"}}",
     ]
     return lines

@@ -26,6 +26,8 @@ class AppState:
     public_url: str
     # The image-job event hub (LISTEN/NOTIFY fan-out), when the app runs one.
     events: Any = None
+    # The PromptWriter of generateShotPrompts; made from settings.prompt_writer on first use.
+    prompt_writer: Any = None
     # Whether plannable selections are answered by one compiled statement (gql.planner).
     planner: bool = True
 

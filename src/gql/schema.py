@@ -13,15 +13,18 @@ from strawberry.types.execution import ExecutionContext
 
 from gql.errors import ErrorCodes
 from gql.limits import Limits, LimitSettings, Verdicts
+from gql.mutations.assignments import AssignmentMutation
 from gql.mutations.film import FilmMutation
+from gql.mutations.images import ImageMutation
 from gql.mutations.instances import InstanceMutation
 from gql.planner.executor import PlanningExecutionContext
 from gql.queries import Query
 from gql.scalars import SCALAR_MAP
+from gql.subscriptions import OperationLoaders, Subscription
 from services.config import Settings, load_settings
 
-MUTATIONS: tuple[type, ...] = (FilmMutation, InstanceMutation)
-SUBSCRIPTION: type | None = None
+MUTATIONS: tuple[type, ...] = (FilmMutation, InstanceMutation, AssignmentMutation, ImageMutation)
+SUBSCRIPTION: type | None = Subscription
 
 
 class ContinuitySchema(strawberry.Schema):
@@ -36,6 +39,7 @@ def create_schema(settings: Settings | None = None) -> ContinuitySchema:
     verdicts = Verdicts(LimitSettings.of(settings))
     extensions: list[Any] = [
         ErrorCodes,
+        OperationLoaders,
         # Depth, aliases, cost, tokens, operations, duplicates (docs/limits.md); it also caches
         # validation, in place of strawberry's ValidationCache.
         lambda: Limits(verdicts),

@@ -43,6 +43,14 @@ class Settings:
     max_duplicate_fields: int
     ws_init_timeout_seconds: float
     ws_max_subscriptions: int
+    # "module:attribute" of an ImageProvider / ImageStorage factory; None: the built-in ones.
+    image_provider: str | None = None
+    image_storage: str | None = None
+    worker_concurrency: int = 2
+    image_timeout_seconds: float = 300.0
+    worker_grace_seconds: float = 10.0
+    # `package.module:factory` of the PromptWriter generateShotPrompts uses; None = the template.
+    prompt_writer: str | None = None
 
     @property
     def embedded(self) -> bool:
@@ -100,4 +108,10 @@ def load_settings() -> Settings:
         max_duplicate_fields=int(env.get("CONTINUITY_MAX_DUPLICATE_FIELDS", "20")),
         ws_init_timeout_seconds=float(env.get("CONTINUITY_WS_INIT_TIMEOUT_SECONDS", "10")),
         ws_max_subscriptions=int(env.get("CONTINUITY_WS_MAX_SUBSCRIPTIONS", "50")),
+        image_provider=env.get("CONTINUITY_IMAGE_PROVIDER") or None,
+        image_storage=env.get("CONTINUITY_IMAGE_STORAGE") or None,
+        worker_concurrency=max(1, int(env.get("CONTINUITY_WORKER_CONCURRENCY", "2"))),
+        image_timeout_seconds=float(env.get("CONTINUITY_IMAGE_TIMEOUT_SECONDS", "300")),
+        worker_grace_seconds=float(env.get("CONTINUITY_WORKER_GRACE_SECONDS", "10")),
+        prompt_writer=env.get("CONTINUITY_PROMPT_WRITER") or None,
     )

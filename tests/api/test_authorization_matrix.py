@@ -69,6 +69,22 @@ MUTATIONS: dict[str, tuple[str, Any]] = {
                                  lambda o: {"id": o.instance}),
     "deleteSceneAssetInstance": ("mutation($id: UUID!) { deleteSceneAssetInstance(id: $id) { id } }", lambda o: {"id": o.instance}),
     "resyncSceneAssetInstance": ("mutation($id: UUID!) { resyncSceneAssetInstance(id: $id) { id } }", lambda o: {"id": o.instance}),
+    "generateSceneAssetImage": ("mutation($id: UUID!) { generateSceneAssetImage(instanceId: $id, idempotencyKey: \"k\") { id } }",
+                                lambda o: {"id": o.instance}),
+    "createShotAssetAssignments": (
+        "mutation($s: UUID!, $sh: UUID!, $i: UUID!) { createShotAssetAssignments(sceneId: $s, assignments: [{shotId: $sh, sceneAssetInstanceId: $i}]) { id } }",
+        lambda o: {"s": o.scene, "sh": o.shot, "i": o.instance2}),
+    "updateShotAssetAssignment": ("mutation($id: UUID!) { updateShotAssetAssignment(id: $id, presenceType: EXITS) { id } }",
+                                  lambda o: {"id": o.extra["assignment"]}),
+    "deleteShotAssetAssignment": ("mutation($id: UUID!) { deleteShotAssetAssignment(id: $id) { id } }",
+                                  lambda o: {"id": o.extra["assignment"]}),
+    "autoPopulateShotAssignments": ("mutation($s: UUID!) { autoPopulateShotAssignments(sceneId: $s) { created } }",
+                                    lambda o: {"s": o.scene}),
+    "recordTransformationEvent": (
+        "mutation($sh: UUID!, $i: UUID!) { recordTransformationEvent(input: {shotId: $sh, sceneAssetInstanceId: $i, postDescription: \"hacked\"}) { id } }",
+        lambda o: {"sh": o.shot, "i": o.instance}),
+    "generateShotPrompts": ("mutation($s: UUID!) { generateShotPrompts(sceneId: $s) { id } }", lambda o: {"s": o.scene}),
+    "generateShotFrames": ("mutation($sh: UUID!) { generateShotFrames(shotId: $sh) { id } }", lambda o: {"sh": o.shot}),
 }
 
 QUERY_ROOTS: dict[str, Any] = {
@@ -92,8 +108,14 @@ async def _alices_film(alice: Client) -> Objects:
     data = await alice.data("mutation($s: UUID!) { inheritSceneAssets(sceneId: $s) { instances { id } } }", {"s": scene})
     instances = [i["id"] for i in data["inheritSceneAssets"]["instances"]]
     await alice.data("mutation($s: UUID!) { setSceneStageStatus(sceneId: $s, stage: 9, status: LOCKED) { id } }", {"s": scene})
+    made = await alice.data(
+        "mutation($s: UUID!, $sh: UUID!, $i: UUID!) { createShotAssetAssignments(sceneId: $s, assignments: [{shotId: $sh, sceneAssetInstanceId: $i}]) { id } }",
+        {"s": scene, "sh": shot, "i": instances[0]},
+    )
+    assignment = made["createShotAssetAssignments"][0]["id"]
+    await alice.data("mutation($s: UUID!) { setSceneStageStatus(sceneId: $s, stage: 9, status: LOCKED) { id } }", {"s": scene})
     return Objects(project=film.project_id, branch=film.branch_id, scene=scene, scene2=scene2, shot=shot, asset=asset,
-                   instance=instances[0], instance2=instances[1], extra={})
+                   instance=instances[0], instance2=instances[1], extra={"assignment": assignment})
 
 
 def test_every_mutation_has_an_entry() -> None:

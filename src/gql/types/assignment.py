@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -11,8 +12,10 @@ import strawberry
 from gql.context import Info
 from gql.loaders import handed_on
 from gql.types.enums import AssetType, PresenceType
+from services import assignments, frames
 
 if TYPE_CHECKING:
+    from gql.loaders import Loaders
     from gql.types.instance import SceneAssetInstance
     from gql.types.scene import Shot
 
@@ -126,6 +129,32 @@ class AutoPopulatePayload:
     existing: int
 
 
+def _scene_casts(loaders: Loaders) -> Callable[[list[uuid.UUID]], Awaitable[list[frames.SceneCast | None]]]:
+    async def batch(scene_ids: list[uuid.UUID]) -> list[frames.SceneCast | None]:
+        async with loaders.db.transaction(loaders.uid) as conn:
+            casts = await assignments.read_scene_casts(conn, loaders.uid, scene_ids)
+        return [casts.get(k) for k in scene_ids]
+
+    return batch
+
+
+def frame_references_from(refs: frames.FrameReferences) -> FrameReferences:
+    return FrameReferences(
+        start_frame_manifest=refs.start_manifest,
+        start_frame_images=[ReferenceImage.from_json(e) for e in refs.start_images],
+        end_frame_manifest=refs.end_manifest,
+        end_frame_images=[ReferenceImage.from_json(e) for e in refs.end_images],
+        video_only_assets=[ShotAssetAssignment.from_row(c.assignment) for c in refs.video_only if c.assignment],
+        presence_directions=refs.directions,
+        uses_legacy_fallback=refs.uses_legacy_fallback,
+    )
+
+
 async def frame_references_of_shot(info: Info, shot: Shot) -> FrameReferences:
-    """Filled in by the shot-assignment work (issue 4)."""
-    raise NotImplementedError("frameReferences is not implemented yet")
+    """Computed now. Every shot of a scene shares one read of the scene's cast, so the frame
+    references of a whole scene (or of many scenes) cost a constant number of statements."""
+    loaders = info.context.loaders
+    cast = await loaders.custom("scene_cast", _scene_casts(loaders)).load(shot.scene_id)
+    if cast is None:  # the scene went away after the shot was read
+        cast = frames.SceneCast(shot.scene_id, initialized=True)
+    return frame_references_from(cast.frames_of(shot.id))

@@ -1,0 +1,66 @@
+"""Subscription root: live image-job updates over graphql-transport-ws."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncGenerator, Iterator
+
+import strawberry
+from strawberry.extensions import SchemaExtension
+
+from gql.context import Context, Info
+from gql.types.image_job import ImageJob
+from services import images
+from services.errors import BadUserInput, DomainError
+
+
+class JobEventsUnavailable(DomainError):
+    """The process runs no job-event hub (an app built without `background.job_events`)."""
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(
+        description=(
+            "Every status change of the given job, or of every job of the given project. "
+            "One of the two arguments is required."
+        )
+    )
+    async def image_job_updated(
+        self,
+        info: Info,
+        project_id: uuid.UUID | None = strawberry.UNSET,
+        job_id: uuid.UUID | None = strawberry.UNSET,
+    ) -> AsyncGenerator[ImageJob, None]:
+        ctx = info.context
+        uid = ctx.uid
+        given = [v for v in (project_id, job_id) if v is not strawberry.UNSET]
+        if len(given) != 1 or given[0] is None:
+            raise BadUserInput("imageJobUpdated takes exactly one of projectId and jobId")
+        hub = ctx.app.events
+        if hub is None:
+            raise JobEventsUnavailable("this server process does not relay job updates")
+        if job_id is not strawberry.UNSET and job_id is not None:
+            rows = images.watch_job(ctx.db, uid, hub, job_id)
+        else:
+            assert isinstance(project_id, uuid.UUID)
+            rows = images.watch_project(ctx.db, uid, hub, project_id)
+        try:
+            async for row in rows:
+                yield ImageJob.from_row(row)
+        finally:
+            await rows.aclose()
+
+
+class OperationLoaders(SchemaExtension):
+    """A websocket keeps one context for all its operations: each operation gets fresh
+    DataLoaders, so a long-lived socket never answers from an old operation's cache."""
+
+    def on_operation(self) -> Iterator[None]:
+        context = self.execution_context.context
+        if isinstance(context, Context) and context.connection_params is not None:
+            try:
+                context.fresh_loaders()
+            except DomainError:  # not authenticated: the operation itself reports it
+                pass
+        yield

@@ -1,0 +1,161 @@
+"""The image worker: claims queued jobs, renders them with a provider, stores the image,
+completes the job. Runs inside `continuity serve` and as `continuity worker`; any number of
+workers may share one database.
+
+It wakes on the announcement of a queued job (when it has a JobEvents hub) and also polls,
+which is how it finds jobs whose worker died (expired leases). While it renders, it keeps
+extending its lease; when it stops on request it gives its unfinished jobs back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import socket
+import time
+from typing import Any
+
+from services import images
+from services.db.database import Database
+from services.image_providers import ImageProvider, ImageRequest
+from services.image_storage import ImageStorage
+from services.job_events import JobEvents
+
+log = logging.getLogger("continuity.worker")
+
+
+class ImageWorker:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        provider: ImageProvider,
+        storage: ImageStorage,
+        lease_seconds: float,
+        poll_seconds: float,
+        concurrency: int = 1,
+        timeout_seconds: float | None = None,
+        grace_seconds: float = 10.0,
+        events: JobEvents | None = None,
+    ) -> None:
+        self.db = db
+        self.provider = provider
+        self.storage = storage
+        self.lease_seconds = lease_seconds
+        self.poll_seconds = poll_seconds
+        self.concurrency = max(1, concurrency)
+        self.timeout_seconds = timeout_seconds
+        self.grace_seconds = grace_seconds
+        self.events = events
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._tasks: list[asyncio.Task[None]] = []
+        self._listener: asyncio.Task[None] | None = None
+        self._next_reap = 0.0
+
+    async def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._claim_forever(), name=f"image-worker-{n}") for n in range(self.concurrency)
+        ]
+        if self.events is not None:
+            self._listener = asyncio.create_task(self._listen(self.events), name="image-worker-wake")
+        log.info("image worker %s: %d at a time, lease %ss", self.owner, self.concurrency, self.lease_seconds)
+
+    async def stop(self) -> None:
+        """Finishes what is in hand (up to the grace period), then gives the rest back."""
+        self._stopping = True
+        self._wake.set()
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+        if not self._tasks:
+            return
+        _, pending = await asyncio.wait(self._tasks, timeout=self.grace_seconds)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+
+    async def _listen(self, events: JobEvents) -> None:
+        with events.subscribe(lambda e: e.status == "queued") as feed:
+            while True:
+                await feed.get()
+                feed.drain()
+                self._wake.set()
+
+    async def _claim_forever(self) -> None:
+        while not self._stopping:
+            try:
+                if time.monotonic() >= self._next_reap:
+                    self._next_reap = time.monotonic() + self.poll_seconds
+                    for job in await images.reap_expired_leases(self.db):
+                        log.warning("job %s: its worker's lease expired; now %s", job["id"], job["status"])
+                self._wake.clear()
+                job = await images.claim_job(self.db, self.owner, self.lease_seconds)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("image worker: claiming failed; retrying")
+                await asyncio.sleep(self.poll_seconds)
+                continue
+            if job is None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+                continue
+            await self._process(job)
+
+    async def _process(self, job: Any) -> None:
+        job_id = job["id"]
+        heartbeat = asyncio.create_task(self._keep_lease(job_id))
+        try:
+            request = ImageRequest(
+                job_id=job_id,
+                job_type=job["job_type"],
+                prompt=job["prompt"],
+                width=job["width"],
+                height=job["height"],
+                title=job["asset_name"] or job["job_type"].replace("_", " "),
+                visual_style_capsule_id=job["visual_style_capsule_id"],
+                reference_images=list(job["reference_images"] or ()),
+                attempt=job["attempts"],
+            )
+            data = await asyncio.wait_for(self.provider.generate(request), self.timeout_seconds)
+            path = job["storage_path"] or images.default_storage_path(job)
+            url = await self.storage.save(path, data, "image/png")
+            done = await images.complete_job(self.db, job_id, self.owner, path, url)
+            if done is None:
+                log.warning("job %s: finished after losing its lease; the result is dropped", job_id)
+            else:
+                log.info("job %s: completed (%s)", job_id, url)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await images.release_job(self.db, job_id, self.owner)
+            raise
+        except Exception as error:
+            message = images.error_text(error if not isinstance(error, TimeoutError) else TimeoutError(
+                f"the provider took longer than {self.timeout_seconds}s"
+            ))
+            log.warning("job %s: attempt %s failed: %s", job_id, job["attempts"], message)
+            try:
+                await images.fail_attempt(self.db, job_id, self.owner, message)
+            except Exception:
+                log.exception("job %s: recording the failure failed; its lease will expire", job_id)
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+
+    async def _keep_lease(self, job_id: Any) -> None:
+        while True:
+            await asyncio.sleep(self.lease_seconds / 3)
+            try:
+                if not await images.extend_lease(self.db, job_id, self.owner, self.lease_seconds):
+                    log.warning("job %s: the lease is no longer ours", job_id)
+                    return
+            except Exception as error:
+                log.warning("job %s: extending the lease failed (%s)", job_id, error)
