@@ -104,7 +104,7 @@ async def test_scene_page_is_one_statement_after_the_claims(film: BenchFilm, ali
 # -- generated selections ---------------------------------------------------------------------
 
 # Table-backed types and their fields as the contract names them: (field, type it returns or None
-# for a leaf). frameReferences is left out until its resolver exists on this branch.
+# for a leaf); localContext and frameReferences are left to their resolvers by the planner.
 OBJECTS: dict[str, list[tuple[str, str | None]]] = {
     "Project": [("id", None), ("title", None), ("createdAt", None), ("activeBranch", "Branch"),
                 ("branches", "Branch")],
@@ -132,7 +132,11 @@ OBJECTS: dict[str, list[tuple[str, str | None]]] = {
              ("durationSeconds", None), ("setting", None), ("action", None), ("camera", None),
              ("framePrompt", None), ("videoPrompt", None),
              ("referenceImageOrder", "ReferenceImage"), ("endFrameReferenceImageOrder", "ReferenceImage"),
-             ("assetAssignments", "ShotAssetAssignment"), ("transformationEvents", "TransformationEvent")],
+             ("assetAssignments", "ShotAssetAssignment"), ("transformationEvents", "TransformationEvent"),
+             ("frameReferences", "FrameReferences")],
+    "FrameReferences": [("startFrameManifest", None), ("endFrameManifest", None), ("presenceDirections", None),
+                        ("usesLegacyFallback", None), ("startFrameImages", "ReferenceImage"),
+                        ("endFrameImages", "ReferenceImage"), ("videoOnlyAssets", "ShotAssetAssignment")],
     "ReferenceImage": [("position", None), ("sceneAssetInstanceId", None), ("projectAssetId", None),
                        ("assetName", None), ("assetType", None), ("imageUrl", None)],
     "ShotAssetAssignment": [("id", None), ("shot", "Shot"), ("sceneAssetInstance", "SceneAssetInstance"),
@@ -157,7 +161,7 @@ def selections(draw: Any, type_name: str, depth: int, prefix: str = "") -> str:
             parts.append(f"{alias}{name}{directive}")
             continue
         if depth <= 0:
-            inner = "__typename" if target in ("StageLock", "ReferenceImage", "LocalContext") else "id"
+            inner = "__typename" if target in ("StageLock", "ReferenceImage", "LocalContext", "FrameReferences") else "id"
         else:
             inner = draw(selections(target, depth - 1, prefix))
         parts.append(f"{alias}{name}{directive} {{ {inner} }}")
@@ -226,9 +230,9 @@ async def test_a_field_left_to_its_resolver_is_filled_in_place(film: BenchFilm, 
     assert scene["priorScene"]["localContext"]["sceneScript"].endswith("Scene 2.")
 
 
-async def test_a_failing_resolver_nulls_the_same_ancestor_on_both_paths(film: BenchFilm, alice: Client) -> None:
-    # Whatever frameReferences answers here (an error while it is not implemented), both paths
-    # must agree: a non-null error nulls the nearest nullable ancestor (priorScene), no more.
+async def test_a_resolver_below_a_nullable_relation_answers_alike(film: BenchFilm, alice: Client) -> None:
+    # Were frameReferences to fail, a non-null error would null the nearest nullable ancestor
+    # (priorScene) and no more: both paths must agree either way.
     query = """query($id: UUID!) { scene(id: $id) { sceneNumber
                  priorScene { sceneNumber shots { shotLabel frameReferences { usesLegacyFallback } } } } }"""
     mine = await both(alice, query, {"id": film.scenes[3]})
