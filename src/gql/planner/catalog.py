@@ -32,8 +32,10 @@ class Relation:
     """Rows of another type reached from this row.
 
     `source` is `from ... where ...` selecting the child rows as `{c}`; `order` (lists, and a
-    to-one that picks one row of many) orders them; `fk`, for a to-one by key, is the column
-    holding the child's id, so a `{ id }` selection needs no join.
+    to-one that picks one row of many) orders them. A to-one by key names its `table` and
+    the `fk` column holding the child's id: it becomes a left join of the parent's own query
+    (one row at most: the key is the child's primary key), and a `{ id }` selection of it
+    reads the column without any join.
     """
 
     target: str
@@ -41,13 +43,14 @@ class Relation:
     source: str
     order: str | None = None
     fk: str | None = None
+    table: str | None = None
 
 
 Field = Column | Relation
 
 
 def _to_one(target: str, table: str, fk: str) -> Relation:
-    return Relation(target, False, f"from {table} {{c}} where {{c}}.id = {{p}}.{fk}", fk=fk)
+    return Relation(target, False, f"from {table} {{c}} where {{c}}.id = {{p}}.{fk}", fk=fk, table=table)
 
 
 ASSET_ORDER = "{c}_a.asset_type, lower({c}_a.name), {c}_a.id"

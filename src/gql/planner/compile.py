@@ -62,19 +62,23 @@ class Compiler:
 
     def root(self, root: Root, gtype: GraphQLObjectType, details: Any) -> Plan:
         table = TABLES[root.target]
-        obj, shape = self._object(gtype, details, "t0")
+        joins: list[str] = []
+        obj, shape = self._object(gtype, details, "t0", joins)
         where = root.where.format(t="t0")
+        joined = "".join(joins)
         if root.many:
             order = (root.order or "t0.id").format(t="t0")
             sql = (
                 f"select coalesce(json_agg({obj} order by {order}), '[]'::json)::text"
-                f" from {table} t0 where {where}"
+                f" from {table} t0{joined} where {where}"
             )
         else:
-            sql = f"select ({obj})::text from {table} t0 where {where}"
+            sql = f"select ({obj})::text from {table} t0{joined} where {where}"
         return Plan(sql=sql, shape=shape or None)
 
-    def _object(self, gtype: GraphQLObjectType, details: Any, t: str) -> tuple[str, Shape]:
+    def _object(self, gtype: GraphQLObjectType, details: Any, t: str, joins: list[str]) -> tuple[str, Shape]:
+        """The JSON of the row `t`; to-one relations it needs are added to `joins`, the left
+        joins of the query that reads `t`."""
         type_name = gtype.name
         grouped = self._collect(gtype, details)
         if len(grouped) > MAX_KEYS:
@@ -103,14 +107,14 @@ class Compiler:
             else:
                 target = get_named_type(field_def.type)
                 assert isinstance(target, GraphQLObjectType) and target.name == spec.target
-                expr, child = self._relation(spec, target, field_details, t)
+                expr, child = self._relation(spec, target, field_details, t, joins)
                 parts.append(f"'{key}', {expr}")
                 if child:
                     shape.edges[key] = (spec.many, not is_non_null_type(field_def.type), child)
         return f"json_build_object({', '.join(parts)})", shape
 
     def _relation(
-        self, spec: Relation, target: GraphQLObjectType, details: Any, p: str
+        self, spec: Relation, target: GraphQLObjectType, details: Any, p: str, joins: list[str]
     ) -> tuple[str, Shape]:
         if spec.fk is not None:
             grouped = self._collect(target, details)
@@ -124,11 +128,30 @@ class Compiler:
                 )
                 return f"(case when {fk} is null then null else json_build_object({pairs}) end)", Shape()
         c = self._alias()
-        obj, shape = self._object(target, details, c)
-        source = spec.source.format(p=p, c=c)
+        if spec.table is not None and spec.fk is not None:
+            joins.append(f" left join {spec.table} {c} on {c}.id = {p}.{spec.fk}")
+            obj, shape = self._object(target, details, c, joins)
+            return f"(case when {c}.id is null then null else {obj} end)", shape
+        inner: list[str] = []
+        obj, shape = self._object(target, details, c, inner)
+        source = _with_joins(spec.source.format(p=p, c=c), "".join(inner))
         order = spec.order.format(c=c) if spec.order else None
-        if spec.many:
-            ordered = f" order by {order}" if order else ""
-            return f"(select coalesce(json_agg({obj}{ordered}), '[]'::json) {source})", shape
         ordered = f" order by {order}" if order else ""
+        if spec.many:
+            return f"(select coalesce(json_agg({obj}{ordered}), '[]'::json) {source})", shape
         return f"(select {obj} {source}{ordered} limit 1)", shape
+
+
+def _with_joins(source: str, joins: str) -> str:
+    """`from ... [where ...]` with more joins before its own (outermost) where."""
+    if not joins:
+        return source
+    depth = 0
+    for index, char in enumerate(source):
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif depth == 0 and source.startswith(" where ", index):
+            return source[:index] + joins + source[index:]
+    return source + joins

@@ -17,9 +17,16 @@ from collections import OrderedDict
 from typing import Any
 
 import orjson
-from graphql import GraphQLError, GraphQLObjectType, located_error
+from graphql import (
+    GraphQLError,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    is_leaf_type,
+    located_error,
+)
 from graphql.execution.values import get_argument_values
-from graphql.pyutils import Path
+from graphql.pyutils import Path, Undefined, gather_with_cancel
 from sqlalchemy import text
 from starlette.requests import Request
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
@@ -73,7 +80,120 @@ def planner_wanted(context: Any) -> bool:
     return True
 
 
+# Per object type: its plain fields (an attribute read, no resolver, no arguments) -> (attribute,
+# type). Their values are completed here when they are leaves, or objects made of plain fields.
+_PLAIN: dict[GraphQLObjectType, dict[str, tuple[str, Any]]] = {}
+
+
+def _plain_fields(parent_type: GraphQLObjectType) -> dict[str, tuple[str, Any]]:
+    known = _PLAIN.get(parent_type)
+    if known is None:
+        known = {}
+        for name, field in parent_type.fields.items():
+            definition = (field.extensions or {}).get("strawberry-definition")
+            resolve = field.resolve
+            if (
+                definition is not None
+                and definition.is_basic_field
+                and getattr(resolve, "_is_default", False)
+                and getattr(resolve, "__name__", "") == "_get_basic_result"
+                and not field.args
+            ):
+                known[name] = (definition.python_name, field.type)
+        _PLAIN[parent_type] = known
+    return known
+
+
+class _Slow(Exception):
+    """A value graphql-core must complete itself (a resolver below, or an error to report)."""
+
+
 class PlanningExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    def execute_fields(
+        self,
+        parent_type: GraphQLObjectType,
+        source_value: Any,
+        path: Path | None,
+        grouped_field_set: Any,
+        position_context: Any,
+    ) -> Any:
+        """graphql-core's, with a short cut for plain leaf fields: the attribute is read and
+        serialised directly (no resolve info, resolver call or completion per field). Anything
+        else, and any leaf that would be an error, goes the ordinary way."""
+        plain = _plain_fields(parent_type)
+        results: dict[str, Any] = {}
+        awaitable_fields: list[str] = []
+        is_awaitable = self.is_awaitable
+        try:
+            for response_name, field_details_list in grouped_field_set.items():
+                known = plain.get(field_details_list[0].node.name.value)
+                if known is not None and not field_details_list[0].node.arguments:
+                    try:
+                        results[response_name] = self._complete_plain(
+                            known[1], getattr(source_value, known[0]), field_details_list
+                        )
+                        continue
+                    except Exception:
+                        pass  # recomputed the ordinary way (reading attributes has no effects)
+                result = self.execute_field(
+                    parent_type, source_value, field_details_list,
+                    Path(path, response_name, parent_type.name), position_context,
+                )
+                if result is not Undefined:
+                    results[response_name] = result
+                    if is_awaitable(result):
+                        awaitable_fields.append(response_name)
+        except Exception:
+            if awaitable_fields:
+                self.settle_in_background([results[field] for field in awaitable_fields])
+            raise
+        if not awaitable_fields:
+            return results
+
+        async def get_results() -> dict[str, Any]:
+            if len(awaitable_fields) == 1:
+                field = awaitable_fields[0]
+                results[field] = await results[field]
+            else:
+                awaited = await gather_with_cancel(*(results[field] for field in awaitable_fields))
+                results.update(zip(awaitable_fields, awaited, strict=True))
+            return results
+
+        return get_results()
+
+    def _complete_plain(self, gtype: Any, value: Any, field_details_list: Any) -> Any:
+        """What graphql-core's completion makes of a value that is fine: leaves serialised,
+        lists mapped, objects built from their plain fields; anything else raises _Slow."""
+        if isinstance(gtype, GraphQLNonNull):
+            if value is None:
+                raise _Slow
+            return self._complete_plain(gtype.of_type, value, field_details_list)
+        if value is None:
+            return None
+        if isinstance(gtype, GraphQLList):
+            if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__iter__"):
+                raise _Slow
+            return [self._complete_plain(gtype.of_type, item, field_details_list) for item in value]
+        if is_leaf_type(gtype):
+            serialized = gtype.serialize(value)
+            if serialized is None:
+                raise _Slow
+            return serialized
+        if not isinstance(gtype, GraphQLObjectType) or gtype.is_type_of is not None:
+            raise _Slow
+        plain = _plain_fields(gtype)
+        completed: dict[str, Any] = {}
+        for response_name, details in self.collect_subfields(gtype, field_details_list)[0].items():
+            name = details[0].node.name.value
+            if name == "__typename":
+                completed[response_name] = gtype.name
+                continue
+            known = plain.get(name)
+            if known is None or details[0].node.arguments:
+                raise _Slow
+            completed[response_name] = self._complete_plain(known[1], getattr(value, known[0]), details)
+        return completed
+
     def execute_field(
         self,
         parent_type: GraphQLObjectType,
