@@ -14,6 +14,7 @@ import logging
 import os
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -95,6 +96,7 @@ def _plain_fields(parent_type: GraphQLObjectType) -> dict[str, tuple[str, Any]]:
             if (
                 definition is not None
                 and definition.is_basic_field
+                and getattr(definition, "default_resolver", getattr) is getattr
                 and getattr(resolve, "_is_default", False)
                 and getattr(resolve, "__name__", "") == "_get_basic_result"
                 and not field.args
@@ -129,8 +131,8 @@ class PlanningExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 known = plain.get(field_details_list[0].node.name.value)
                 if known is not None and not field_details_list[0].node.arguments:
                     try:
-                        results[response_name] = self._complete_plain(
-                            known[1], getattr(source_value, known[0]), field_details_list
+                        results[response_name] = self._completer(known[1], field_details_list)(
+                            getattr(source_value, known[0])
                         )
                         continue
                     except Exception:
@@ -161,38 +163,89 @@ class PlanningExecutionContext(StrawberryGraphQLCoreExecutionContext):
 
         return get_results()
 
-    def _complete_plain(self, gtype: Any, value: Any, field_details_list: Any) -> Any:
-        """What graphql-core's completion makes of a value that is fine: leaves serialised,
-        lists mapped, objects built from their plain fields; anything else raises _Slow."""
+    def _completer(self, gtype: Any, field_details_list: Any) -> Callable[[Any], Any]:
+        """What graphql-core's completion makes of a value that is fine, as one function per
+        field of this request: leaves serialised, lists mapped, objects built from their plain
+        fields. Anything else (a resolver below, a value to report as an error) raises _Slow."""
+        cache: dict[Any, tuple[Any, Callable[[Any], Any]]] = self.__dict__.setdefault("_completers", {})
+        key = (gtype, id(field_details_list))
+        known = cache.get(key)
+        if known is not None:
+            return known[1]
+        complete = self._build_completer(gtype, field_details_list)
+        # The details list is kept alive with its function, so its id is not reused meanwhile.
+        cache[key] = (field_details_list, complete)
+        return complete
+
+    def _build_completer(self, gtype: Any, field_details_list: Any) -> Callable[[Any], Any]:
         if isinstance(gtype, GraphQLNonNull):
-            if value is None:
-                raise _Slow
-            return self._complete_plain(gtype.of_type, value, field_details_list)
-        if value is None:
-            return None
+            inner = self._completer(gtype.of_type, field_details_list)
+
+            def non_null(value: Any) -> Any:
+                if value is None:
+                    raise _Slow
+                return inner(value)
+
+            return non_null
         if isinstance(gtype, GraphQLList):
-            if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__iter__"):
-                raise _Slow
-            return [self._complete_plain(gtype.of_type, item, field_details_list) for item in value]
+            item = self._completer(gtype.of_type, field_details_list)
+
+            def listed(value: Any) -> Any:
+                if value is None:
+                    return None
+                if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__iter__"):
+                    raise _Slow
+                return [item(entry) for entry in value]
+
+            return listed
         if is_leaf_type(gtype):
-            serialized = gtype.serialize(value)
-            if serialized is None:
+            serialize = gtype.serialize
+
+            def leaf(value: Any) -> Any:
+                if value is None:
+                    return None
+                serialized = serialize(value)
+                if serialized is None:
+                    raise _Slow
+                return serialized
+
+            return leaf
+        entries = self._plain_entries(gtype, field_details_list)
+        if entries is None:
+
+            def slow(value: Any) -> Any:
+                if value is None:
+                    return None
                 raise _Slow
-            return serialized
+
+            return slow
+
+        def plain_object(value: Any) -> Any:
+            if value is None:
+                return None
+            return {
+                key: complete if attribute is None else complete(getattr(value, attribute))
+                for key, attribute, complete in entries
+            }
+
+        return plain_object
+
+    def _plain_entries(self, gtype: Any, field_details_list: Any) -> list[tuple[str, str | None, Any]] | None:
+        """(response key, attribute, completer) of every selected field, when all are plain."""
         if not isinstance(gtype, GraphQLObjectType) or gtype.is_type_of is not None:
-            raise _Slow
+            return None
         plain = _plain_fields(gtype)
-        completed: dict[str, Any] = {}
+        entries: list[tuple[str, str | None, Any]] = []
         for response_name, details in self.collect_subfields(gtype, field_details_list)[0].items():
             name = details[0].node.name.value
             if name == "__typename":
-                completed[response_name] = gtype.name
+                entries.append((response_name, None, gtype.name))
                 continue
-            known = plain.get(name)
-            if known is None or details[0].node.arguments:
-                raise _Slow
-            completed[response_name] = self._complete_plain(known[1], getattr(value, known[0]), details)
-        return completed
+            field = plain.get(name)
+            if field is None or details[0].node.arguments:
+                return None
+            entries.append((response_name, field[0], self._completer(field[1], details)))
+        return entries
 
     def execute_field(
         self,
