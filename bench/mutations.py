@@ -45,18 +45,41 @@ select i.project_id, i.scene_id, sh.id, i.id, 'throughout'
    and not exists (select 1 from shot_asset_assignments x
                     where x.shot_id = sh.id and x.scene_asset_instance_id = i.id)
 """
+# Both prompts and both stored image lists of every shot, in asset order (positions left out).
 PROMPTS_CORE = """
-update shots sh set frame_prompt = p.frame, video_prompt = p.video
+update shots sh
+   set frame_prompt = p.frame, video_prompt = p.video,
+       reference_image_order = p.start_images, end_frame_reference_image_order = p.end_images
   from (select sh.id,
                concat_ws(E'\\n', sh.setting, sh.action, sh.camera,
-                         string_agg(a.name || ': ' || i.effective_description, E'\\n'
-                                    order by a.asset_type, lower(a.name), a.id)) as frame,
-               concat_ws(E'\\n', sh.action, sh.camera) as video
+                         string_agg(case when x.presence_type in ('throughout', 'exits')
+                                         then a.name || ': ' || i.effective_description
+                                              || coalesce(' [' || nullif(array_to_string(i.status_tags, ', '), '') || ']', '')
+                                    end, E'\\n' order by a.asset_type, lower(a.name), a.id)) as frame,
+               concat_ws(E'\\n', sh.action, sh.camera,
+                         string_agg(case x.presence_type
+                                        when 'enters' then a.name || ' enters the frame.'
+                                        when 'exits' then a.name || ' exits the frame.'
+                                        when 'passes_through' then 'Midway through the shot, ' || a.name
+                                             || ' (' || i.effective_description || ') passes through the frame.'
+                                    end, E'\\n' order by a.asset_type, lower(a.name), a.id)) as video,
+               coalesce(jsonb_agg(jsonb_build_object(
+                            'scene_asset_instance_id', i.id, 'project_asset_id', a.id, 'asset_name', a.name,
+                            'asset_type', a.asset_type, 'image_url', coalesce(i.image_key_url, a.image_key_url))
+                        order by a.asset_type, lower(a.name), a.id)
+                        filter (where x.presence_type in ('throughout', 'exits')
+                                  and coalesce(i.image_key_url, a.image_key_url) is not null), '[]') as start_images,
+               coalesce(jsonb_agg(jsonb_build_object(
+                            'scene_asset_instance_id', i.id, 'project_asset_id', a.id, 'asset_name', a.name,
+                            'asset_type', a.asset_type, 'image_url', coalesce(i.image_key_url, a.image_key_url))
+                        order by a.asset_type, lower(a.name), a.id)
+                        filter (where x.presence_type in ('throughout', 'enters')
+                                  and coalesce(i.image_key_url, a.image_key_url) is not null), '[]') as end_images
           from shots sh
           join shot_asset_assignments x on x.shot_id = sh.id
           join scene_asset_instances i on i.id = x.scene_asset_instance_id
           join project_assets a on a.id = i.project_asset_id
-         where sh.scene_id = $1::uuid and x.presence_type in ('throughout', 'exits')
+         where sh.scene_id = $1::uuid
          group by sh.id) p
  where sh.id = p.id
 """
