@@ -144,7 +144,12 @@ class Database:
                         await conn.execute(_CLAIMS, {"sub": str(user_id)})
                     yield conn
                 finally:
-                    conn.sync_connection.info.pop(_IN_UNIT_OF_WORK, None)  # type: ignore[union-attr]
+                    sync = conn.sync_connection
+                    # A unit of work cancelled mid-statement (a subscriber that went away) leaves
+                    # its connection invalidated: touching `.info` would then raise and replace
+                    # the cancellation. The pool clears an invalidated connection's info itself.
+                    if sync is not None and not sync.invalidated:
+                        sync.info.pop(_IN_UNIT_OF_WORK, None)
         except DBAPIError as error:
             if _unreachable(error):
                 raise ServiceUnavailable("the database is unavailable; retry shortly") from error
