@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from services.config import Settings, load_settings
-from services.errors import BadUserInput, Conflict, NotFound, ServiceUnavailable
+from services.errors import BadUserInput, Conflict, DomainError, NotFound, ServiceUnavailable
 
 _CLAIMS = text(
     "select set_config('role', 'authenticated', true), "
@@ -93,13 +93,29 @@ def _unreachable(error: BaseException) -> bool:
     if getattr(error, "connection_invalidated", False):
         return True
     seen: BaseException | None = error
-    while seen is not None:
-        if isinstance(seen, (OSError, ConnectionError)) or type(seen).__name__ in {
-            "ConnectionDoesNotExistError", "InterfaceError", "CannotConnectNowError"
-        }:
+    hops = 0
+    while seen is not None and hops < 20:
+        if isinstance(seen, (OSError, ConnectionError)) or type(seen).__name__ in _CONNECTION_FAULTS:
             return True
-        seen = getattr(seen, "orig", None) or seen.__cause__
+        if getattr(seen, "connection_invalidated", False):
+            return True
+        state = sqlstate(seen) if seen is not error else None
+        if state is not None and (state.startswith("08") or state in {"57P01", "57P02", "57P03"}):
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__ or seen.__context__
+        hops += 1
     return False
+
+
+# Names, not classes: asyncpg's and SQLAlchemy's connection faults, without importing internals.
+_CONNECTION_FAULTS = {
+    "ConnectionDoesNotExistError",
+    "InterfaceError",
+    "CannotConnectNowError",
+    "InternalClientError",
+    "PendingRollbackError",
+    "ResourceClosedError",
+}
 
 
 def translate(error: DBAPIError) -> Exception:
@@ -144,12 +160,10 @@ class Database:
                         await conn.execute(_CLAIMS, {"sub": str(user_id)})
                     yield conn
                 finally:
-                    sync = conn.sync_connection
-                    # A unit of work cancelled mid-statement (a subscriber that went away) leaves
-                    # its connection invalidated: touching `.info` would then raise and replace
-                    # the cancellation. The pool clears an invalidated connection's info itself.
-                    if sync is not None and not sync.invalidated:
-                        sync.info.pop(_IN_UNIT_OF_WORK, None)
+                    with contextlib.suppress(Exception):  # an invalidated connection has no info
+                        conn.sync_connection.info.pop(_IN_UNIT_OF_WORK, None)  # type: ignore[union-attr]
+        except DomainError:
+            raise
         except DBAPIError as error:
             if _unreachable(error):
                 raise ServiceUnavailable("the database is unavailable; retry shortly") from error
@@ -157,8 +171,10 @@ class Database:
             if translated is error:
                 raise
             raise translated from error
-        except (OSError, ConnectionError) as error:
-            raise ServiceUnavailable("the database is unavailable; retry shortly") from error
+        except Exception as error:
+            if _unreachable(error):
+                raise ServiceUnavailable("the database is unavailable; retry shortly") from error
+            raise
 
     async def ping(self) -> bool:
         try:
