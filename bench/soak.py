@@ -58,6 +58,8 @@ from services.auth import issue_token  # noqa: E402
 from services.config import load_settings  # noqa: E402
 
 TERMINAL = ("COMPLETED", "FAILED")
+# A job's status changes: claimed, then finished, failed for good, or back in the queue.
+STEPS = {("QUEUED", "PROCESSING"), ("PROCESSING", "COMPLETED"), ("PROCESSING", "FAILED"), ("PROCESSING", "QUEUED")}
 PRESENCES = ("THROUGHOUT", "ENTERS", "EXITS", "PASSES_THROUGH")
 PROTOCOL = "graphql-transport-ws"
 SOCKET_OPERATIONS = 40  # below the server's default cap of 50 operations per websocket
@@ -502,6 +504,13 @@ async def settle_jobs(films: list[Film], drain: float) -> bool:
     return settled
 
 
+def _in_order(seen: list[str], whole: bool) -> bool:
+    """Each message one step of the job's life; `whole`: from its start (QUEUED) on."""
+    if not seen or (whole and seen[0] != "QUEUED"):
+        return False
+    return all(step in STEPS for step in itertools.pairwise(seen))
+
+
 async def verify(films: list[Film], stats: Stats, settled: bool) -> Verdict:
     verdict = Verdict()
     finals: dict[str, str] = {}
@@ -524,6 +533,10 @@ async def verify(films: list[Film], stats: Stats, settled: bool) -> Verdict:
     verdict.check(not missed_by_project,
                   f"every projectId subscriber saw the terminal state of each of its jobs ({len(films)} subscribers, "
                   f"{jobs} jobs; missed: {missed_by_project[:5]})")
+
+    skipped = [f"{j}: {seen}" for f in films for j in f.jobs for seen, whole in
+               ((f.project_seen.get(j, []), True), (f.watched.get(j, []), False)) if not _in_order(seen, whole)]
+    verdict.check(not skipped, f"every subscriber saw each change in order, none skipped {skipped[:3]}")
 
     duplicates_i = duplicates_a = scenes = instance_rows = assignment_rows = 0
     count_mismatches: list[str] = []
