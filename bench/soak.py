@@ -160,7 +160,12 @@ class Api:
             stats.outcomes[kind][f"HTTP {response.status_code}"] += 1
             stats.violation("no HTTP 5xx", f"{kind}: {response.status_code} {response.text}")
             return None, f"HTTP {response.status_code}"
-        body = response.json()
+        try:
+            body = response.json()
+        except ValueError:
+            stats.outcomes[kind][f"HTTP {response.status_code}, not JSON"] += 1
+            stats.violation("no error code the operation cannot answer", f"{kind}: {response.status_code} {response.text}")
+            return None, f"HTTP {response.status_code}"
         errors = body.get("errors")
         if not errors:
             stats.outcomes[kind]["ok"] += 1
