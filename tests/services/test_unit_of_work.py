@@ -41,3 +41,33 @@ async def test_a_cancelled_unit_of_work_stays_cancelled_and_returns_its_connecti
     async with db.transaction(None) as conn:
         assert (await conn.execute(text("select 1"))).scalar() == 1
     assert db.statements.take() == 1  # a replaced connection's setup is not counted as the work's
+
+
+async def test_an_exhausted_pool_is_service_unavailable(database_url: str) -> None:
+    import asyncio
+
+    import pytest
+
+    from services.db.database import Database
+    from services.errors import ServiceUnavailable
+
+    db = Database(database_url, pool_size=1, max_overflow=0)
+    db.engine.pool._timeout = 0.2  # type: ignore[attr-defined]
+    try:
+        holding = asyncio.Event()
+        release = asyncio.Event()
+
+        async def hold() -> None:
+            async with db.transaction(None):
+                holding.set()
+                await release.wait()
+
+        holder = asyncio.create_task(hold())
+        await holding.wait()
+        with pytest.raises(ServiceUnavailable):
+            async with db.transaction(None):
+                pass
+        release.set()
+        await holder
+    finally:
+        await db.dispose()
