@@ -78,6 +78,6 @@ async def load_demo(database_url: str, user_id: str) -> list[str]:
         "      assetInstances { projectAsset { name } effectiveDescription statusTags",
         "        chain { scene { sceneNumber } } } } } }",
         "  Stage 9 of scene 2 (shot assignments, frame references, prompts): the Stage9 query of",
-        f"  docs/assignments.md with {{\"sceneId\": \"{scene_rows[1]['id']}\"}}",
+        f"  the README (Shot asset assignments) with {{\"sceneId\": \"{scene_rows[1]['id']}\"}}",
     ]
     return lines

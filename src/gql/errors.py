@@ -6,7 +6,7 @@ import logging
 import re
 from collections.abc import Iterator
 
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLObjectType, GraphQLSchema, get_named_type
 from strawberry.extensions import SchemaExtension
 from strawberry.types import StreamExecutionResult
 
@@ -34,7 +34,24 @@ def _is_unexpected(error: GraphQLError) -> bool:
     )
 
 
-def classify(error: GraphQLError) -> GraphQLError:
+_NULL_FIELD = re.compile(r"^Cannot return null for non-nullable field (\w+)\.(\w+)\.$")
+
+
+def _vanished_relation(error: GraphQLError, schema: GraphQLSchema | None) -> str | None:
+    """`Type.field` when a non-null relation came back null. The foreign keys make that
+    impossible within one snapshot, so another request deleted the row between this
+    request's units of work (e.g. after a mutation committed, before its answer was read)."""
+    match = _NULL_FIELD.match(error.message) if schema is not None else None
+    if match is None or schema is None:
+        return None
+    parent = schema.get_type(match.group(1))
+    field = (getattr(parent, "fields", None) or {}).get(match.group(2))
+    if field is None or not isinstance(get_named_type(field.type), GraphQLObjectType):
+        return None
+    return f"{match.group(1)}.{match.group(2)}"
+
+
+def classify(error: GraphQLError, schema: GraphQLSchema | None = None) -> GraphQLError:
     """Returns the error with its code; an unexpected one is logged and replaced."""
     if error.extensions and "code" in error.extensions:
         return error
@@ -43,6 +60,9 @@ def classify(error: GraphQLError) -> GraphQLError:
     if isinstance(original, DomainError):
         code = original.code
         message = original.message
+    elif vanished := _vanished_relation(error, schema):
+        code = "CONFLICT"
+        message = f"{vanished} was deleted by a concurrent request; refetch"
     elif _is_unexpected(error):
         log.error("unexpected error at %s", error.path, exc_info=original)
         return GraphQLError(
@@ -74,8 +94,8 @@ def classify(error: GraphQLError) -> GraphQLError:
     )
 
 
-def classify_all(errors: list[GraphQLError]) -> list[GraphQLError]:
-    return [classify(e) for e in errors]
+def classify_all(errors: list[GraphQLError], schema: GraphQLSchema | None = None) -> list[GraphQLError]:
+    return [classify(e, schema) for e in errors]
 
 
 def _unauthenticated_first(errors: list[GraphQLError], context: object) -> list[GraphQLError]:
@@ -96,13 +116,17 @@ class ErrorCodes(SchemaExtension):
         result = self.execution_context.result
         errors = getattr(result, "errors", None)
         if result is not None and errors:
-            coded = _unauthenticated_first(classify_all(errors), self.execution_context.context)
+            coded = _unauthenticated_first(classify_all(errors, self._schema()), self.execution_context.context)
             result.errors = coded  # type: ignore[union-attr]
+
+    def _schema(self) -> GraphQLSchema | None:
+        schema = getattr(self.execution_context, "schema", None)
+        return getattr(schema, "_schema", None)
 
     def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:
         # Websockets send each result as it is yielded, before on_operation resumes.
         errors = getattr(result, "errors", None)
         if errors:
-            coded = _unauthenticated_first(classify_all(errors), self.execution_context.context)
+            coded = _unauthenticated_first(classify_all(errors, self._schema()), self.execution_context.context)
             result.errors = coded  # type: ignore[union-attr]
         yield

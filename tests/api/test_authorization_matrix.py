@@ -1,6 +1,7 @@
 """The authorization matrix: user B against every object of user A, through every query root
 that takes an id, every mutation and the subscription. B gets null / NOT_FOUND, and A's data
-is unchanged. A new mutation without an entry here fails `test_every_mutation_has_an_entry`.
+is unchanged. A new mutation, query root with an id or subscription without an entry here
+fails its `test_every_..._has_an_entry`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import pytest
 
 from gql.schema import schema_sdl
 from tests.film import new_film
+from tests.subscriptions import BY_JOB, BY_PROJECT, connect
 from tests.support import Client
 
 SCHEMA = graphql.build_schema(schema_sdl())
@@ -93,10 +95,19 @@ QUERY_ROOTS: dict[str, Any] = {
     "scene": lambda o: o.scene,
     "sceneAssetInstance": lambda o: o.instance,
     "shot": lambda o: o.shot,
+    "imageJob": lambda o: o.extra["job"],
+}
+
+# Subscription field -> its cases (document, variables from A's objects), over websockets.
+SUBSCRIPTIONS: dict[str, list[tuple[str, Any]]] = {
+    "imageJobUpdated": [
+        (BY_PROJECT, lambda o: {"p": o.project}),
+        (BY_JOB, lambda o: {"j": o.extra["job"]}),
+    ],
 }
 
 
-async def _alices_film(alice: Client) -> Objects:
+async def _alices_film(alice: Client, base_url: str) -> Objects:
     film = await new_film(alice, "Alice's film")
     asset = await film.asset("Mara", "CHARACTER")
     await film.asset("Pier", "LOCATION")
@@ -113,9 +124,21 @@ async def _alices_film(alice: Client) -> Objects:
         {"s": scene, "sh": shot, "i": instances[0]},
     )
     assignment = made["createShotAssetAssignments"][0]["id"]
+    job = await _completed_job(alice, base_url, instances[1])
     await alice.data("mutation($s: UUID!) { setSceneStageStatus(sceneId: $s, stage: 9, status: LOCKED) { id } }", {"s": scene})
     return Objects(project=film.project_id, branch=film.branch_id, scene=scene, scene2=scene2, shot=shot, asset=asset,
-                   instance=instances[0], instance2=instances[1], extra={"assignment": assignment})
+                   instance=instances[0], instance2=instances[1], extra={"assignment": assignment, "job": job})
+
+
+async def _completed_job(alice: Client, base_url: str, instance: str) -> str:
+    """A's image job, finished before the snapshot (completion changes the instance)."""
+    queued = await alice.data("mutation($id: UUID!) { generateSceneAssetImage(instanceId: $id) { id } }", {"id": instance})
+    job = queued["generateSceneAssetImage"]["id"]
+    async with connect(base_url, alice.token) as socket:
+        op = await socket.subscribe(BY_JOB, {"j": job})
+        while (await op.job())["status"] not in ("COMPLETED", "FAILED"):
+            pass
+    return str(job)
 
 
 def test_every_mutation_has_an_entry() -> None:
@@ -126,20 +149,21 @@ def test_every_mutation_has_an_entry() -> None:
 
 def test_every_query_root_that_takes_an_id_has_an_entry() -> None:
     with_ids = {name for name, field in SCHEMA.query_type.fields.items() if "id" in field.args}
-    assert with_ids - set(QUERY_ROOTS) <= {"imageJob"} | _covered_elsewhere()
+    assert with_ids - set(QUERY_ROOTS) == set(), f"add these query roots to the matrix: {sorted(with_ids - set(QUERY_ROOTS))}"
 
 
-def _covered_elsewhere() -> set[str]:
-    """Roots whose objects come from other work (image jobs): checked in their own suites."""
-    return {"imageJob"}
+def test_every_subscription_has_an_entry() -> None:
+    assert SCHEMA.subscription_type is not None
+    missing = set(SCHEMA.subscription_type.fields) - set(SUBSCRIPTIONS)
+    assert not missing, f"add these subscriptions to the authorization matrix: {sorted(missing)}"
 
 
 @pytest.fixture(scope="module")
-async def matrix(make_client: Any) -> dict[str, Any]:
+async def matrix(make_client: Any, server: Any) -> dict[str, Any]:
     alice, bob = make_client(), make_client()
-    objects = await _alices_film(alice)
+    objects = await _alices_film(alice, server.base_url)
     before = await alice.data(ALICE_SNAPSHOT, {"p": objects.project, "b": objects.branch})
-    return {"alice": alice, "bob": bob, "objects": objects, "before": before}
+    return {"alice": alice, "bob": bob, "objects": objects, "before": before, "base_url": server.base_url}
 
 
 @pytest.mark.parametrize("root", sorted(QUERY_ROOTS))
@@ -154,5 +178,15 @@ async def test_b_gets_not_found_from_a_mutation(matrix: dict[str, Any], name: st
     document, variables = MUTATIONS[name]
     error = await matrix["bob"].error(document, variables(matrix["objects"]))
     assert error["extensions"]["code"] == "NOT_FOUND", (name, error)
+    after = await matrix["alice"].data(ALICE_SNAPSHOT, {"p": matrix["objects"].project, "b": matrix["objects"].branch})
+    assert after == matrix["before"], name
+
+
+@pytest.mark.parametrize("name", sorted(SUBSCRIPTIONS))
+async def test_b_gets_not_found_from_a_subscription(matrix: dict[str, Any], name: str) -> None:
+    async with connect(matrix["base_url"], matrix["bob"].token) as socket:
+        for document, variables in SUBSCRIPTIONS[name]:
+            op = await socket.subscribe(document, variables(matrix["objects"]))
+            assert await op.error_code() == "NOT_FOUND", (name, variables(matrix["objects"]))
     after = await matrix["alice"].data(ALICE_SNAPSHOT, {"p": matrix["objects"].project, "b": matrix["objects"].branch})
     assert after == matrix["before"], name

@@ -376,3 +376,36 @@ async def test_racing_edits_with_the_same_expectation_one_wins(alice: Client) ->
         assert sorted(r["errors"][0]["extensions"]["code"] for r in results if r.get("errors")) == ["CONFLICT"] * 3
     after = (await alice.data(INSTANCE, {"id": mara["id"]}))["sceneAssetInstance"]
     assert after["modificationCount"] == 5
+
+
+async def test_chains_of_a_whole_scene_cost_one_recursive_statement(alice: Client, server: Any) -> None:
+    from sqlalchemy import event, text
+
+    film = await new_film(alice)
+    async with server.state.db.transaction(None) as conn:
+        await conn.execute(
+            text("""insert into project_assets (project_id, branch_id, name, asset_type, description, locked)
+                    select p.id, p.active_branch_id, 'asset ' || g, 'prop', 'd ' || g, true
+                      from projects p, generate_series(1, 25) g where p.id = :p"""),
+            {"p": film.project_id},
+        )
+    for n in range(1, 41):
+        await film.scene(n)
+        await inherit(alice, film.scenes[n])
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement)
+
+    engine = server.state.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        data = await alice.data(
+            "query($id: UUID!) { scene(id: $id) { assetInstances { id chain { id scene { sceneNumber } } } } }",
+            {"id": film.scenes[40]})
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    chains = [i["chain"] for i in data["scene"]["assetInstances"]]
+    assert len(chains) == 25 and all(len(c) == 40 for c in chains)
+    assert all([link["scene"]["sceneNumber"] for link in c] == list(range(1, 41)) for c in chains)
+    assert sum("recursive" in s.lower() for s in seen) == 1

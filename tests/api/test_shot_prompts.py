@@ -41,7 +41,7 @@ referenceImages {{ {IMAGE_FIELDS} }} storagePath imageUrl error idempotencyKey c
 """
 FRAMES_JOBS = f"mutation($id: UUID!) {{ generateShotFrames(shotId: $id) {{ {JOB_FIELDS} }} }}"
 
-# The page Stage 9 shows, as docs/assignments.md gives it.
+# The page Stage 9 shows, as the README (Shot asset assignments) gives it.
 STAGE_9 = """
 query Stage9($sceneId: UUID!) {
   scene(id: $sceneId) {

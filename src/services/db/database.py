@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from sqlalchemy import event, text
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -95,7 +96,9 @@ def _unreachable(error: BaseException) -> bool:
     seen: BaseException | None = error
     hops = 0
     while seen is not None and hops < 20:
-        if isinstance(seen, (OSError, ConnectionError)) or type(seen).__name__ in _CONNECTION_FAULTS:
+        if isinstance(seen, (OSError, ConnectionError, sa_exc.TimeoutError)):
+            return True  # sa_exc.TimeoutError: no pooled connection came free in time
+        if type(seen).__name__ in _CONNECTION_FAULTS:
             return True
         if getattr(seen, "connection_invalidated", False):
             return True
