@@ -518,3 +518,19 @@ async def test_concurrent_writers_of_one_scene_never_deadlock(alice: Client) -> 
         results = await gather(*requests)
         codes = {r["errors"][0]["extensions"]["code"] for r in results if r.get("errors")}
         assert codes <= {"NOT_FOUND", "CONFLICT"}, results
+
+
+async def test_racing_presence_edits_from_one_stale_view_one_wins(alice: Client) -> None:
+    """Two people edit a shot's casting from the same view: one edit lands, the others are CONFLICT."""
+    cast = await cast_film(alice)
+    [made] = await create(cast, entry(cast, "1A", "Mara"))
+    seen = made["updatedAt"]
+    for presence in ("ENTERS", "EXITS", "PASSES_THROUGH"):
+        results = await gather(*(alice.post(UPDATE, {"id": made["id"], "p": p, "at": seen})
+                                 for p in (presence, presence, "THROUGHOUT" if presence != "THROUGHOUT" else "ENTERS")))
+        winners = [r["data"]["updateShotAssetAssignment"] for r in results if not r.get("errors")]
+        codes = [r["errors"][0]["extensions"]["code"] for r in results if r.get("errors")]
+        assert len(winners) == 1 and codes == ["CONFLICT"] * 2, results
+        seen, landed = winners[0]["updatedAt"], winners[0]["presenceType"]
+    final = (await scene_assignments(alice, cast.scene))["shotAssignments"][0]
+    assert final["presenceType"] == landed
