@@ -264,35 +264,36 @@ async def create_scene_asset_instance(
     return row
 
 
-_UNSET: Any = object()
+# Marks a field the client did not send (distinct from an explicit null).
+OMITTED: Any = object()
 
 
 @dataclass(frozen=True)
 class InstanceChanges:
-    """Only the fields the client sent; `_UNSET` marks the others."""
+    """Only the fields the client sent; OMITTED marks the others."""
 
-    description_override: Any = _UNSET
-    image_key_url: Any = _UNSET
-    status_tags: Any = _UNSET
-    carry_forward: Any = _UNSET
-    modification_reason: Any = _UNSET
+    description_override: Any = OMITTED
+    image_key_url: Any = OMITTED
+    status_tags: Any = OMITTED
+    carry_forward: Any = OMITTED
+    modification_reason: Any = OMITTED
 
 
 def _validated(changes: InstanceChanges) -> dict[str, Any]:
     given: dict[str, Any] = {}
-    if changes.description_override is not _UNSET:
+    if changes.description_override is not OMITTED:
         given["description_override"] = validation.normalize_override(changes.description_override)
-    if changes.image_key_url is not _UNSET:
+    if changes.image_key_url is not OMITTED:
         given["image_key_url"] = validation.optional_image_url("imageKeyUrl", changes.image_key_url)
-    if changes.status_tags is not _UNSET:
+    if changes.status_tags is not OMITTED:
         if changes.status_tags is None:
             raise BadUserInput("statusTags must not be null")
         given["status_tags"] = validation.normalize_tags(changes.status_tags)
-    if changes.carry_forward is not _UNSET:
+    if changes.carry_forward is not OMITTED:
         if changes.carry_forward is None:
             raise BadUserInput("carryForward must not be null")
         given["carry_forward"] = bool(changes.carry_forward)
-    reason = None if changes.modification_reason is _UNSET else changes.modification_reason
+    reason = None if changes.modification_reason is OMITTED else changes.modification_reason
     given["modification_reason"] = validation.optional_long_text("modificationReason", reason)
     return given
 

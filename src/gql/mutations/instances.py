@@ -35,7 +35,7 @@ class UpdateSceneAssetInstanceInput:
 
 
 def _sent(value: object) -> object:
-    return instances._UNSET if value is strawberry.UNSET else value
+    return instances.OMITTED if value is strawberry.UNSET else value
 
 
 @strawberry.type
