@@ -633,3 +633,17 @@ def test_a_revisions_list_costs_what_its_first_asks_for() -> None:
     assert cost("(first: 5)") == 1 + 5 * 2
     assert cost("") == cost("(first: null)") == 1 + 50 * 2
     assert cost("(first: $n)") == 1 + 100 * 2
+
+
+async def test_concurrent_propagations_of_different_assets_through_the_same_locked_scenes_all_succeed(alice: Client) -> None:
+    film, ids = await chain_film(alice, 8, ("Mara", "Tom", "Lamp"))
+    for round_ in range(3):
+        for n in range(2, 9):
+            await alice.data(STAGE, {"s": film.scenes[n], "n": 9, "st": "LOCKED"})
+        for name in ids:
+            await alice.data(UPDATE, {"id": ids[name][0], "i": {"statusTags": [f"{name}-{round_}"]}})
+        results = await asyncio.gather(*(alice.post(PROPAGATE, {"id": ids[name][0]}) for name in ids))
+        assert all(not r.get("errors") for r in results), results
+        assert [len(r["data"]["propagateSceneAssetInstance"]["updated"]) for r in results] == [7, 7, 7]
+        locks = await asyncio.gather(*(alice.data(LOCKS, {"s": film.scenes[n]}) for n in range(2, 9)))
+        assert all(lock["scene"]["stageLocks"] == [{"stage": 9, "status": "OUTDATED"}] for lock in locks)
