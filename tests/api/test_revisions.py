@@ -647,3 +647,30 @@ async def test_concurrent_propagations_of_different_assets_through_the_same_lock
         assert [len(r["data"]["propagateSceneAssetInstance"]["updated"]) for r in results] == [7, 7, 7]
         locks = await asyncio.gather(*(alice.data(LOCKS, {"s": film.scenes[n]}) for n in range(2, 9)))
         assert all(lock["scene"]["stageLocks"] == [{"stage": 9, "status": "OUTDATED"}] for lock in locks)
+
+
+async def test_a_propagation_that_moves_only_the_base_counts_and_names_the_first_changed_state_column(alice: Client) -> None:
+    film, ids = await chain_film(alice, 3)
+    mara = ids["Mara"]
+    await alice.data(UPDATE, {"id": mara[0], "i": {"carryForward": False}})
+    await alice.data(PROPAGATE, {"id": mara[0]})  # scenes 2-3 take carryForward false
+    await alice.data(UPDATE_ASSET, {"id": film.assets["Mara"], "i": {"description": "Mara, older"}})
+    result = (await alice.data(PROPAGATE, {"id": mara[0]}))["propagateSceneAssetInstance"]
+    assert [u["scene"]["sceneNumber"] for u in result["updated"]] == [2, 3]
+    seen = await history(alice, mara[1])
+    assert (seen["modificationCount"], seen["lastModifiedField"], seen["modificationReason"]) == (
+        2, "effective_description", None)
+    assert seen["revisions"][0]["changedFields"] == ["effective_description", "base_version"]
+    assert seen["edited"] is False
+
+
+async def test_an_uncounted_change_of_the_state_records_no_stale_reason(alice: Client, server: Any) -> None:
+    film = await three_scene_film(alice)
+    mara = (await inherit(alice, film.scenes[1]))["instances"][0]
+    await alice.data(UPDATE, {"id": mara["id"], "i": {"statusTags": ["muddy"], "modificationReason": "fell"}})
+    # A write path outside the services that moves only the own-flag (not a tracked column).
+    await _as(server, alice.user_id, "update scene_asset_instances set image_is_own = true where id = :i", i=mara["id"])
+    seen = await history(alice, mara["id"])
+    assert (seen["modificationCount"], seen["modificationReason"], seen["edited"]) == (1, "fell", True)
+    newest = seen["revisions"][0]
+    assert (newest["kind"], newest["changedFields"], newest["reason"]) == ("UPDATED", ["image_is_own"], None)
