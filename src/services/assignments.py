@@ -18,6 +18,7 @@ from sqlalchemy import text
 
 from services import frames, validation
 from services.db.database import Database
+from services.db.predicates import asset_order, typed
 from services.errors import BadUserInput, Conflict, not_found
 from services.ownership import owned
 from services.stages import invalidate_frames
@@ -144,7 +145,7 @@ _UPSERT_EVENT = text(
 )
 
 # The per-scene read behind frame references: three statements for any number of scenes.
-_CAST_ASSETS = text(
+_CAST_ASSETS = typed(
     f"""
     select s.id as _key, s.assignments_initialized,
            i.id as instance_id, i.project_asset_id, a.name, a.asset_type, i.effective_description,
@@ -152,23 +153,23 @@ _CAST_ASSETS = text(
       from scenes s
       left join (scene_asset_instances i join project_assets a on a.id = i.project_asset_id)
              on i.scene_id = s.id
-     where s.id = any(cast(:keys as uuid[])) and {owned("s")}
-     order by s.id, a.asset_type, lower(a.name), a.id
+     where s.id = any(:keys) and {owned("s")}
+     order by s.id, {asset_order("a")}
     """
 )
 
-_CAST_ASSIGNMENTS = text(
+_CAST_ASSIGNMENTS = typed(
     f"""
     select t.* from shot_asset_assignments t
-     where t.scene_id = any(cast(:keys as uuid[])) and {owned("t")}
+     where t.scene_id = any(:keys) and {owned("t")}
     """
 )
 
-_CAST_EVENTS = text(
+_CAST_EVENTS = typed(
     f"""
     select t.scene_id, t.shot_id, t.scene_asset_instance_id, t.post_description, t.post_image_key_url
       from transformation_events t
-     where t.scene_id = any(cast(:keys as uuid[])) and {owned("t")}
+     where t.scene_id = any(:keys) and {owned("t")}
     """
 )
 
