@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 from hypothesis_graphql import nodes
 
 from gql.schema import schema_sdl
-from tests.film import Film, new_film
 from tests.support import Client
+from tests.support.film import Film, new_film
 
 EXAMPLES = int(os.environ.get("CONTINUITY_FUZZ_EXAMPLES", "60"))
 FUZZ = settings(
