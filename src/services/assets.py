@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services import validation
 from services.db.database import Database
@@ -190,6 +191,6 @@ async def lock_visual_style(db: Database, uid: str, branch_id: uuid.UUID, capsul
     return branch
 
 
-async def locked_visual_style(conn: Any, branch_id: uuid.UUID) -> str | None:
+async def locked_visual_style(conn: AsyncConnection, branch_id: uuid.UUID) -> str | None:
     """The capsule of the branch's newest stage 5 state, if it has one."""
     return (await conn.execute(_LOCKED_STYLE, {"branch_id": branch_id})).scalar()

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services import frames, validation
 from services.db.database import Database
@@ -193,14 +194,14 @@ def _presence(field: str, value: str) -> str:
     return value
 
 
-async def _locked_scene(conn: Any, uid: str, scene_id: uuid.UUID) -> Any:
+async def _locked_scene(conn: AsyncConnection, uid: str, scene_id: uuid.UUID) -> Any:
     scene = (await conn.execute(_LOCK_SCENE, {"id": scene_id, "uid": uid})).mappings().first()
     if scene is None:
         raise not_found("scene", scene_id)
     return scene
 
 
-async def _lock_scene_of(conn: Any, uid: str, assignment_id: uuid.UUID) -> None:
+async def _lock_scene_of(conn: AsyncConnection, uid: str, assignment_id: uuid.UUID) -> None:
     if (await conn.execute(_LOCK_SCENE_OF_ASSIGNMENT, {"id": assignment_id, "uid": uid})).first() is None:
         raise not_found("shot asset assignment", assignment_id)
 
@@ -366,7 +367,9 @@ async def record_transformation_event(
     return row
 
 
-async def read_scene_casts(conn: Any, uid: str, scene_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, frames.SceneCast]:
+async def read_scene_casts(
+    conn: AsyncConnection, uid: str, scene_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, frames.SceneCast]:
     """What the frames of every shot of these scenes read (the viewer's scenes only): three
     statements whatever the number of scenes, shots, assets and assignments."""
     params = {"keys": list(scene_ids), "uid": uid}

@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import TextClause
 
 from services.db.predicates import (
@@ -117,7 +118,7 @@ _READS: dict[str, str] = {
 _COMPILED: dict[str, TextClause] = {name: typed(sql) for name, sql in _READS.items()}
 
 
-async def read_many(conn: Any, uid: str, name: str, keys: Sequence[Any]) -> dict[Any, list[Any]]:
+async def read_many(conn: AsyncConnection, uid: str, name: str, keys: Sequence[Any]) -> dict[Any, list[Any]]:
     """Rows of relation `name` for every key, grouped by key, each group in list order."""
     grouped: dict[Any, list[Any]] = defaultdict(list)
     result = await conn.execute(_COMPILED[name], {"keys": list(keys), "uid": uid})
@@ -129,7 +130,7 @@ async def read_many(conn: Any, uid: str, name: str, keys: Sequence[Any]) -> dict
 _VIEWER_PROJECTS = typed(f"select * from projects where {owns_project()} order by created_at desc, id desc")
 
 
-async def viewer_projects(conn: Any, uid: str) -> list[Any]:
+async def viewer_projects(conn: AsyncConnection, uid: str) -> list[Any]:
     result = await conn.execute(
         _VIEWER_PROJECTS,
         {"uid": uid},

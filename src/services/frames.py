@@ -186,7 +186,7 @@ class SceneCast:
     scene_id: uuid.UUID
     initialized: bool
     assets: list[SceneAsset] = field(default_factory=list)
-    assignments: dict[uuid.UUID, list[Mapping[str, Any]]] = field(default_factory=dict)
+    assignments: dict[uuid.UUID, list[Mapping[Any, Any]]] = field(default_factory=dict)
     transformations: dict[uuid.UUID, dict[uuid.UUID, Transformation]] = field(default_factory=dict)
 
     def frames_of(self, shot_id: uuid.UUID) -> FrameReferences:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.assets import locked_visual_style
 from services.assignments import read_scene_casts
@@ -134,7 +135,7 @@ def frame_storage_path(
 
 
 async def queue_frame_jobs(
-    conn: Any,
+    conn: AsyncConnection,
     shot: Any,
     capsule: str,
     start_images: Sequence[Any],
