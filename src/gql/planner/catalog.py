@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gql.relations import RelationName
 from services.db.predicates import asset_name_order, asset_order, chain_walk, owned, owns_project, shot_order
 
 # The DateTime scalar's serialisation (gql.scalars.serialize_datetime), done by PostgreSQL.
@@ -90,7 +91,7 @@ TABLES: dict[str, str] = {
 
 # The by-id loader that rebuilds an object of the type for a field the planner leaves to its
 # resolver (types without one must be compiled whole).
-BY_ID_LOADER: dict[str, str] = {
+BY_ID_LOADER: dict[str, RelationName] = {
     "Project": "project",
     "Branch": "branch",
     "Scene": "scene",

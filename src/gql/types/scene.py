@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from gql.context import Info
-from gql.loaders import handed_on
+from gql.relations import handed_on, relations
 from gql.types.enums import AssetType
 from gql.types.project import Branch, StageLock
 from services import stages
@@ -46,6 +46,7 @@ class LocalContext:
     scene_assets: list[LocalContextAsset]
 
 
+@relations("scenes_of_branch", "prior_scene", by_id="scene")
 @strawberry.type
 class Scene:
     id: uuid.UUID
@@ -127,6 +128,7 @@ class Scene:
         )
 
 
+@relations("shots_of_scene", by_id="shot")
 @strawberry.type
 class Shot:
     id: uuid.UUID
