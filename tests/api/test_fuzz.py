@@ -186,3 +186,45 @@ def test_the_fuzzer_reaches_every_mutation() -> None:
     for name, field in MUTATIONS:
         graphql.parse(_document(name, field, "mutation"))
     assert uuid.UUID(str(uuid.uuid4()))
+
+
+def _object_fields(parent: graphql.GraphQLObjectType) -> list[tuple[str, graphql.GraphQLField]]:
+    """Fields leading to another object whose required arguments are all UUIDs (given as literals)."""
+    return [
+        (name, field) for name, field in sorted(parent.fields.items())
+        if isinstance(graphql.get_named_type(field.type), graphql.GraphQLObjectType)
+        and all(graphql.get_named_type(arg.type).name == "UUID"
+                for arg in field.args.values() if isinstance(arg.type, graphql.GraphQLNonNull))
+    ]
+
+
+@st.composite
+def _nested_documents(draw: Any, ids: list[str]) -> str:
+    """A query nested past the depth limit (16 to 60 levels) along a random path of object
+    fields, lists multiplying the cost level by level."""
+    levels = draw(st.integers(16, 60), label="levels")
+    parent: graphql.GraphQLObjectType = SCHEMA.query_type  # type: ignore[assignment]
+    opened: list[str] = []
+    for _ in range(levels):
+        name, field = draw(st.sampled_from(_object_fields(parent)))
+        required = [a for a, arg in field.args.items() if isinstance(arg.type, graphql.GraphQLNonNull)]
+        arguments = ", ".join(f'{a}: "{draw(st.sampled_from(ids))}"' for a in required)
+        opened.append(f"{name}({arguments})" if arguments else name)
+        parent = graphql.get_named_type(field.type)  # type: ignore[assignment]
+    return "{ " + " { ".join(opened) + " { __typename" + " }" * levels + " }"
+
+
+@FUZZ
+@given(data=st.data())
+async def test_documents_nested_past_the_depth_limit_are_refused_with_a_code(
+    targets: dict[str, Any], data: st.DataObject
+) -> None:
+    document = data.draw(_nested_documents(targets["ids"]), label="document")
+    payload = {"query": document}
+    status, body = await _post(targets["alice"], payload)
+    _assert_no_internal_error(status, body, payload)
+    codes = {e["extensions"]["code"] for e in body["errors"]}
+    assert "QUERY_TOO_DEEP" in codes, body
+    for error in body["errors"]:
+        # Plain JSON integers, whatever the cost model computed.
+        assert all(not isinstance(v, int) or abs(v) < 2**53 for v in error["extensions"].values()), error
