@@ -36,7 +36,7 @@ async def _frames(base_url: str, token: str | None, messages: list[dict[str, Any
 
 
 async def test_every_websocket_message_is_a_text_frame(server: Any, alice: Client) -> None:
-    film, instances = await film_with_instances(alice)
+    _, instances = await film_with_instances(alice)
     job = (await alice.data(
         "mutation($i: UUID!) { generateSceneAssetImage(instanceId: $i) { id } }", {"i": instances["Mara"]}
     ))["generateSceneAssetImage"]

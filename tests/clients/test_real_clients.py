@@ -37,17 +37,30 @@ def _missing(what: str) -> None:
     pytest.skip(message)
 
 
-async def _run(*command: str, timeout: float = 180) -> tuple[int, str]:
+async def _run(*command: str, seconds: float = 180) -> tuple[int, str]:
     process = await asyncio.create_subprocess_exec(
         *command, cwd=HERE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
     )
     try:
-        output, _ = await asyncio.wait_for(process.communicate(), timeout)
+        output, _ = await asyncio.wait_for(process.communicate(), seconds)
     except TimeoutError:
         process.kill()
         output, _ = await process.communicate()
-        return -1, output.decode() + f"\n(killed after {timeout} s)"
+        return -1, output.decode() + f"\n(killed after {seconds} s)"
     return process.returncode or 0, output.decode()
+
+
+def _artifact(name: str) -> Path:
+    """A fresh path for a file the run keeps (CONTINUITY_TEST_ARTIFACTS, default .data/artifacts)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / name
+    path.unlink(missing_ok=True)
+    return path
+
+
+def _needs_npm_ci() -> bool:
+    stamp = HERE / "node_modules" / ".package-lock.json"  # written by npm ci
+    return not stamp.exists() or stamp.stat().st_mtime < (HERE / "package-lock.json").stat().st_mtime
 
 
 _installed = False
@@ -62,9 +75,7 @@ async def _install() -> None:
     if node is None or npm is None:
         _missing("node or npm is not installed")
     assert npm is not None
-    stamp = HERE / "node_modules" / ".package-lock.json"
-    lock = HERE / "package-lock.json"
-    if not stamp.exists() or stamp.stat().st_mtime < lock.stat().st_mtime:
+    if _needs_npm_ci():
         code, output = await _run(npm, "ci", "--no-audit", "--no-fund")
         if code != 0:
             _missing(f"npm ci failed: {output[-800:]}")
@@ -74,7 +85,7 @@ async def _install() -> None:
 async def node(script: str, *args: str, browser: bool = False) -> dict[str, Any]:
     """Runs a script of this folder and returns the JSON object of its last JSON line."""
     await _install()
-    if browser and not Path(CHROMIUM).exists():
+    if browser and not os.path.exists(CHROMIUM):
         _missing(f"{CHROMIUM} is missing (apt-get install chromium)")
     code, output = await _run(shutil.which("node") or "node", script, *args)
     lines = [line for line in output.splitlines() if line.startswith("{")]
@@ -112,9 +123,7 @@ async def test_apollo_client_query_mutation_subscription_and_cache(server: Any, 
 
 async def test_graphiql_runs_a_query_and_a_live_subscription_offline(server: Any, alice: Client) -> None:
     film, instances = await film_with_instances(alice)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    screenshot = ARTIFACTS / "graphiql-subscription.png"
-    screenshot.unlink(missing_ok=True)
+    screenshot = _artifact("graphiql-subscription.png")
     result = await node(
         "graphiql.mjs", server.base_url, alice.token or "", film.project_id, instances["Mara"], str(screenshot),
         browser=True,
@@ -132,7 +141,7 @@ async def test_graphiql_runs_a_query_and_a_live_subscription_offline(server: Any
     assert init["payload"] == {"Authorization": f"Bearer {alice.token}"}
     assert result["frames"]["binary"] == 0 and result["frames"]["text"] >= 3, result
     assert result["shown"][-1] == "COMPLETED" and result["jobId"] in result["finalResponse"], result
-    assert screenshot.stat().st_size > 10_000
+    assert os.path.getsize(screenshot) > 10_000
 
 
 @pytest.fixture(scope="module")
