@@ -3,6 +3,7 @@
 // subscription run from the page shows an image job's live updates. Saves a screenshot.
 // Prints one JSON line; exits 1 on failure.
 // Usage: node graphiql.mjs <base url> <token> <project id> <instance id> <screenshot path>
+import { statSync } from 'node:fs';
 import { launch } from './browser.mjs';
 
 const [base, token, projectId, instanceId, screenshot] = process.argv.slice(2);
@@ -112,6 +113,7 @@ try {
   }
   await page.screenshot({ path: screenshot });
   report.screenshot = screenshot;
+  report.screenshotBytes = statSync(screenshot).size;
   report.offLoopback = session.offLoopback;
   report.ok = true;
   delete report.page;
