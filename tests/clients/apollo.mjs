@@ -5,6 +5,7 @@
 // Usage: node apollo.mjs <base url> <token> <scene id> <instance id>
 import { ApolloClient, HttpLink, InMemoryCache, gql } from '@apollo/client';
 import { ApolloLink } from '@apollo/client/link';
+import { SetContextLink } from '@apollo/client/link/context';
 import { GraphQLWsLink } from '@apollo/client/link/subscriptions';
 import { getMainDefinition } from '@apollo/client/utilities';
 import { createClient } from 'graphql-ws';
@@ -21,7 +22,7 @@ function fail(error) {
 const wsClient = createClient({
   url: base.replace(/^http/, 'ws') + '/graphql',
   webSocketImpl: WebSocket,
-  connectionParams: { Authorization: `Bearer ${token}` },
+  connectionParams: () => ({ Authorization: `Bearer ${token}` }),
   retryAttempts: 0,
 });
 const link = ApolloLink.split(
@@ -30,7 +31,10 @@ const link = ApolloLink.split(
     return definition.kind === 'OperationDefinition' && definition.operation === 'subscription';
   },
   new GraphQLWsLink(wsClient),
-  new HttpLink({ uri: base + '/graphql', headers: { Authorization: `Bearer ${token}` } }),
+  // The token is read per request, so a refreshed one is used from the next request on.
+  new SetContextLink((prev) => ({ headers: { ...prev.headers, Authorization: `Bearer ${token}` } })).concat(
+    new HttpLink({ uri: base + '/graphql' }),
+  ),
 );
 const client = new ApolloClient({ link, cache: new InMemoryCache() });
 

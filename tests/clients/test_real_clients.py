@@ -1,5 +1,5 @@
 """The clients frontends use, against the real server on loopback: the official graphql-ws
-client under Node, Apollo Client (HttpLink + GraphQLWsLink), GraphiQL in headless Chromium with
+client under Node, Apollo Client (HttpLink + GraphQLWsLink), urql (fetch + subscriptionExchange), GraphiQL in headless Chromium with
 no network beyond loopback, and fetch from a page on another loopback origin.
 
 Marked `clients`: `-m "not clients"` leaves them out. They need node, npm and Debian's
@@ -120,6 +120,13 @@ async def test_apollo_client_query_mutation_subscription_and_cache(server: Any, 
     assert result["cachedJob"]["status"] == "COMPLETED" and result["cachedJob"]["imageUrl"], result
     instance = await alice.data("query($i: UUID!) { sceneAssetInstance(id: $i) { imageKeyUrl } }", {"i": mara})
     assert instance["sceneAssetInstance"]["imageKeyUrl"] == result["cachedJob"]["imageUrl"]
+
+
+async def test_urql_query_mutation_and_subscription(server: Any, alice: Client) -> None:
+    film, instances = await film_with_instances(alice)
+    result = await node("urql.mjs", server.base_url, alice.token or "", film.scenes[1], instances["Mara"])
+    assert result["scene"]["id"] == film.scenes[1] and len(result["scene"]["assetInstances"]) == 3
+    assert result["jobStatuses"][-1] == "COMPLETED", result
 
 
 async def test_graphiql_runs_a_query_and_a_live_subscription_offline(server: Any, alice: Client) -> None:
