@@ -96,6 +96,13 @@ def test_serve_demo_token_and_clean_shutdown(tmp_path: Path) -> None:
         assert all(i["imageKeyUrl"] for i in scene["assetInstances"]) and len(scene["assetInstances"]) == 4
         assert scene["shots"][0]["frameReferences"]["startFrameManifest"].startswith("Image 1: Mara (character)")
         assert "Tom enters the frame." in scene["shots"][0]["videoPrompt"]
+        # GraphiQL's first tab, as it opens, on the demo film.
+        from gql.graphiql import FILM_QUERY
+
+        tab = _post(f"{base}/graphql", FILM_QUERY)
+        assert "errors" not in tab, tab
+        [project] = tab["data"]["viewer"]["projects"]
+        assert project["title"] == "The Lighthouse Keeper" and len(project["activeBranch"]["scenes"]) == 3
         image = scene["assetInstances"][0]["imageKeyUrl"].split("/media/", 1)[1]
         with urllib.request.urlopen(f"{base}/media/{image}") as png:
             assert png.read(8) == b"\x89PNG\r\n\x1a\n"
