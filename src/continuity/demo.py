@@ -1,5 +1,5 @@
 """A small demo film to try in GraphiQL: three scenes of four assets, each instance with a
-generated image, every shot with its prompts, and scene 2's stage 9 locked (README, Try it)."""
+generated image, every shot with its prompts, and scene 2's stage 9 locked (README, Try it in GraphiQL)."""
 
 from __future__ import annotations
 

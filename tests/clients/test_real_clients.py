@@ -32,7 +32,7 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 def _missing(what: str) -> None:
-    message = f"{what}: the real-client tests need node, npm and chromium (README, Tests)"
+    message = f"{what}: the real-client tests need node, npm and chromium (README, Layout)"
     if IN_CI:
         pytest.fail(message)
     pytest.skip(message)
