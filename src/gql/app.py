@@ -80,7 +80,7 @@ class TextFrames(ASGIWebSocketAdapter):
 
 class ContinuityGraphQL(GraphQL):
     graphql_transport_ws_handler_class = SubscriptionCap
-    websocket_adapter_class = TextFrames  # type: ignore[assignment]
+    websocket_adapter_class = TextFrames
 
     def __init__(self, state: AppState, schema: BaseSchema | None = None, **kwargs: Any) -> None:
         settings = state.settings

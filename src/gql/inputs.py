@@ -18,7 +18,7 @@ def optional(value: T | Any | None) -> T | None:
     """A create input's field or an optional argument: omitted and null are both None."""
     if value is strawberry.UNSET:
         return None
-    return value  # type: ignore[no-any-return]
+    return value
 
 
 def given(changes: dict[str, Any], column: str, value: Any) -> None:

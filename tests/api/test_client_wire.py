@@ -14,9 +14,9 @@ import pytest
 import websockets
 
 from services.config import DEV_USER_ID
-from tests.film import film_with_instances
-from tests.subscriptions import PROTOCOL, WAIT
 from tests.support import Client, serving
+from tests.support.film import film_with_instances
+from tests.support.subscriptions import PROTOCOL, WAIT
 
 
 async def _frames(base_url: str, token: str | None, messages: list[dict[str, Any]], expect: int) -> list[str | bytes]:

@@ -20,9 +20,9 @@ import graphql
 import pytest
 
 from gql.schema import schema_sdl
-from tests.film import Film, film_with_instances
-from tests.subscriptions import connect
 from tests.support import Client
+from tests.support.film import Film, film_with_instances
+from tests.support.subscriptions import connect
 
 _numbers = itertools.count(10)
 

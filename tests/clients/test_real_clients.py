@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from services.config import DEV_USER_ID
-from tests.film import film_with_instances
 from tests.support import REPO, Client, serving
+from tests.support.film import film_with_instances
 
 pytestmark = pytest.mark.clients
 
