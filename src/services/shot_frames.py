@@ -17,8 +17,10 @@ from services.assets import locked_visual_style
 from services.assignments import read_scene_casts
 from services.db.database import Database
 from services.errors import BadUserInput, VisualStyleRequired, not_found
+from services.frames import shot_cast
 from services.ownership import owned
 from services.prompts import PromptWriter, ShotBrief, write_prompts
+from services.warnings import prompt_inputs
 
 FRAME_WIDTH = 1280
 FRAME_HEIGHT = 720
@@ -38,10 +40,11 @@ _WRITE_PROMPTS = text(
        set frame_prompt = x.frame_prompt,
            video_prompt = x.video_prompt,
            reference_image_order = cast(x.start_images as jsonb),
-           end_frame_reference_image_order = cast(x.end_images as jsonb)
+           end_frame_reference_image_order = cast(x.end_images as jsonb),
+           prompt_inputs = cast(x.inputs as jsonb)
       from unnest(cast(:ids as uuid[]), cast(:frame_prompts as text[]), cast(:video_prompts as text[]),
-                  cast(:start_images as text[]), cast(:end_images as text[]))
-           as x(id, frame_prompt, video_prompt, start_images, end_images)
+                  cast(:start_images as text[]), cast(:end_images as text[]), cast(:inputs as text[]))
+           as x(id, frame_prompt, video_prompt, start_images, end_images, inputs)
      where sh.id = x.id and {owned("sh")}
     returning sh.*
     """
@@ -112,6 +115,16 @@ async def generate_shot_prompts(db: Database, uid: str, scene_id: uuid.UUID, wri
                     "video_prompts": [w.video_prompt for w in written],
                     "start_images": [_json(b.frames.start_images) for b in briefs],
                     "end_images": [_json(b.frames.end_images) for b in briefs],
+                    # What readiness compares with the same inputs later (docs/continuity.md).
+                    "inputs": [
+                        _json(
+                            prompt_inputs(
+                                b.setting, b.action, b.camera,
+                                shot_cast(cast.assets, cast.assignments.get(b.shot_id, ()), initialized=cast.initialized),
+                            )
+                        )
+                        for b in briefs
+                    ],
                     "uid": uid,
                 },
             )

@@ -10,6 +10,13 @@ import strawberry
 
 from gql.context import Info
 from gql.loaders import handed_on
+from gql.types.continuity import (
+    ContinuityWarning,
+    Severity,
+    TagSuggestion,
+    continuity_warnings,
+    status_tag_suggestions,
+)
 from gql.types.enums import AssetType, StageStatus
 from services import batches
 
@@ -89,6 +96,20 @@ class Branch:
     )
     def locked_visual_style_capsule_id(self, info: Info) -> str | None:
         return handed_on(info.context.loaders.value("visual_style_of_branch", "capsule").load(self.id))
+
+    @strawberry.field(description="Every scene's continuity warnings, in report order (docs/continuity.md).")
+    async def continuity_report(
+        self, info: Info, min_severity: Severity | None = Severity.INFO
+    ) -> list[ContinuityWarning]:
+        return await continuity_warnings(info, "branch", self.id, min_severity)
+
+    @strawberry.field(
+        description="Tags used on the branch's instances that start with the prefix, most used first."
+    )
+    async def status_tag_suggestions(
+        self, info: Info, prefix: str | None = "", first: int | None = 10
+    ) -> list[TagSuggestion]:
+        return await status_tag_suggestions(info, self.id, prefix, first)
 
 
 @strawberry.type(description="A master asset of the project (Stage 5).")

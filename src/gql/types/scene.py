@@ -9,6 +9,13 @@ import strawberry
 
 from gql.context import Info
 from gql.loaders import handed_on
+from gql.types.continuity import (
+    ContinuityWarning,
+    Severity,
+    ShotReadiness,
+    continuity_warnings,
+    shot_readiness,
+)
 from gql.types.enums import AssetType
 from gql.types.project import Branch, StageLock
 from services import stages
@@ -104,6 +111,12 @@ class Scene:
     def stage_locks(self) -> list[StageLock]:
         return [StageLock(stage=n, status=s) for n, s in stages.stage_locks(self.stage_locks_raw)]  # type: ignore[arg-type]
 
+    @strawberry.field(description="This scene's continuity warnings, in report order (docs/continuity.md).")
+    async def continuity_warnings(
+        self, info: Info, min_severity: Severity | None = Severity.INFO
+    ) -> list[ContinuityWarning]:
+        return await continuity_warnings(info, "scene", self.id, min_severity)
+
     @strawberry.field(description="What an LLM is told about this scene (Stage 8 local context).")
     async def local_context(self, info: Info) -> LocalContext:
         loaders = info.context.loaders
@@ -184,6 +197,10 @@ class Shot:
         from gql.types.assignment import frame_references_of_shot
 
         return await frame_references_of_shot(info, self)
+
+    @strawberry.field(description="Whether the shot is ready for video, and what blocks it (docs/continuity.md).")
+    async def readiness(self, info: Info) -> ShotReadiness:
+        return await shot_readiness(info, self.id)
 
     @strawberry.field
     def transformation_events(self, info: Info) -> list[EventT]:
