@@ -1,0 +1,360 @@
+"""The continuity report, shot readiness and status-tag suggestions over the API
+(docs/continuity.md): a small film per code that triggers it and one that does not."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+from bench.film import standard_film
+from tests.api.test_assignments import (
+    ANCHOR_IMG,
+    CREATE,
+    EVENT,
+    INHERIT,
+    MARA_IMG,
+    Cast,
+    cast_film,
+    create,
+    entry,
+)
+from tests.api.test_image_jobs import generate, wait_completed
+from tests.film import new_film
+from tests.support import Client
+
+WARNING_FIELDS = "code severity message scene { sceneNumber } shot { shotLabel } sceneAssetInstance { projectAsset { name } }"
+REPORT = f"""
+query($b: UUID!, $m: Severity) {{ branch(id: $b) {{ continuityReport(minSeverity: $m) {{ {WARNING_FIELDS} }} }} }}
+"""
+SCENE_WARNINGS = f"""
+query($s: UUID!, $m: Severity) {{ scene(id: $s) {{ continuityWarnings(minSeverity: $m) {{ {WARNING_FIELDS} }} }} }}
+"""
+READINESS = "query($id: UUID!) { shot(id: $id) { readiness { readyForVideo blockers } } }"
+SUGGEST = """
+query($b: UUID!, $p: String, $f: Int) { branch(id: $b) { statusTagSuggestions(prefix: $p, first: $f) { tag uses } } }
+"""
+UPDATE_INSTANCE = """
+mutation($id: UUID!, $i: UpdateSceneAssetInstanceInput!) { updateSceneAssetInstance(id: $id, input: $i) { id } }
+"""
+UPDATE_ASSET = "mutation($id: UUID!, $i: UpdateProjectAssetInput!) { updateProjectAsset(id: $id, input: $i) { version } }"
+RESYNC = "mutation($id: UUID!) { resyncSceneAssetInstance(id: $id) { id } }"
+PROMPTS = "mutation($s: UUID!) { generateShotPrompts(sceneId: $s) { id } }"
+FRAMES = "mutation($id: UUID!) { generateShotFrames(shotId: $id) { id jobType } }"
+DELETE_ASSIGNMENT = "mutation($id: UUID!) { deleteShotAssetAssignment(id: $id) { id } }"
+
+
+def brief(warning: dict[str, Any]) -> tuple[Any, ...]:
+    """(code, severity, scene, shot, asset, message)"""
+    shot = warning["shot"]["shotLabel"] if warning["shot"] else None
+    instance = warning["sceneAssetInstance"]
+    asset = instance["projectAsset"]["name"] if instance else None
+    return (warning["code"], warning["severity"], warning["scene"]["sceneNumber"], shot, asset, warning["message"])
+
+
+async def report(client: Client, branch: str, minimum: str | None = None, codes: set[str] | None = None) -> list[tuple[Any, ...]]:
+    data = await client.data(REPORT, {"b": branch, "m": minimum})
+    found = [brief(w) for w in data["branch"]["continuityReport"]]
+    return [w for w in found if codes is None or w[0] in codes]
+
+
+async def scene_warnings(client: Client, scene: str, minimum: str | None = None) -> list[tuple[Any, ...]]:
+    data = await client.data(SCENE_WARNINGS, {"s": scene, "m": minimum})
+    return [brief(w) for w in data["scene"]["continuityWarnings"]]
+
+
+async def readiness(client: Client, shot: str) -> list[str]:
+    found = (await client.data(READINESS, {"id": shot}))["shot"]["readiness"]
+    assert found["readyForVideo"] is (found["blockers"] == [])
+    return list(found["blockers"])
+
+
+async def set_instance(client: Client, instance: str, **given: Any) -> None:
+    await client.data(UPDATE_INSTANCE, {"id": instance, "i": given})
+
+
+# ---- OUTDATED_INSTANCE ----------------------------------------------------------------------
+
+
+async def test_an_asset_changed_after_the_scene_took_its_state_is_outdated_until_resynced(alice: Client) -> None:
+    cast = await cast_film(alice, shots=())
+    assert await report(alice, cast.film.branch_id, codes={"OUTDATED_INSTANCE"}) == []
+    await alice.data(UPDATE_ASSET, {"id": cast.film.assets["Mara"], "i": {"description": "An older keeper"}})
+    await alice.data(UPDATE_ASSET, {"id": cast.film.assets["Mara"], "i": {"description": "The oldest keeper"}})
+    assert await report(alice, cast.film.branch_id, codes={"OUTDATED_INSTANCE"}) == [
+        ("OUTDATED_INSTANCE", "WARNING", 1, None, "Mara",
+         "Mara: the asset changed (version 3) after this scene's state was taken from version 1."),
+    ]
+    await alice.data(RESYNC, {"id": cast.instances["Mara"]})
+    assert await report(alice, cast.film.branch_id, codes={"OUTDATED_INSTANCE"}) == []
+
+
+# ---- STALE_IMAGE ----------------------------------------------------------------------------
+
+
+async def test_a_generated_image_goes_stale_when_the_description_or_tags_move_on(alice: Client, server: Any) -> None:
+    cast = await cast_film(alice, shots=())
+    await cast.film.lock_style()
+    mara = cast.instances["Mara"]
+    await set_instance(alice, mara, statusTags=["muddy"])
+    await wait_completed(alice, server, (await generate(alice, mara))["id"])
+    # Made for exactly this description and these tags: not stale.
+    assert await report(alice, cast.film.branch_id, codes={"STALE_IMAGE"}) == []
+    await set_instance(alice, mara, statusTags=["muddy", "bloody"])
+    stale = [("STALE_IMAGE", "WARNING", 1, None, "Mara", "Mara: the scene image was generated for another description or tags.")]
+    assert await report(alice, cast.film.branch_id, codes={"STALE_IMAGE"}) == stale
+    await set_instance(alice, mara, statusTags=["muddy"])
+    assert await report(alice, cast.film.branch_id, codes={"STALE_IMAGE"}) == []
+    await set_instance(alice, mara, descriptionOverride="A keeper, soaked")
+    assert await report(alice, cast.film.branch_id, codes={"STALE_IMAGE"}) == stale
+    # An own image no job made (set by hand) is never called stale.
+    await set_instance(alice, mara, imageKeyUrl="https://img.example/by-hand.png")
+    assert await report(alice, cast.film.branch_id, codes={"STALE_IMAGE"}) == []
+
+
+# ---- MISSING_IMAGE and UNCAST_INSTANCE ------------------------------------------------------
+
+
+async def test_assets_without_any_image_are_missing_per_shot_in_shot_order(alice: Client) -> None:
+    cast = await cast_film(alice, shots=("1B", "1A"))  # 1B comes first in shot order
+    # Legacy fallback: every instance in every shot; bo has no image at all.
+    assert await report(alice, cast.film.branch_id) == [
+        ("MISSING_IMAGE", "WARNING", 1, label, "bo", f"bo: no reference image for shot {label}.")
+        for label in ("1B", "1A")
+    ]
+    # A post image of a transformation fills the end frame only: ENTERS with one is complete.
+    await create(cast, entry(cast, "1B", "bo", "ENTERS"), entry(cast, "1A", "bo", "PASSES_THROUGH"),
+                 entry(cast, "1B", "Mara"), entry(cast, "1A", "Mara"),
+                 entry(cast, "1A", "Lighthouse"), entry(cast, "1B", "Anchor"))
+    await alice.data(EVENT, {"i": {"shotId": cast.shot("1B"), "sceneAssetInstanceId": cast.instances["bo"],
+                                   "postDescription": "A boy, soaked", "postImageKeyUrl": ANCHOR_IMG}})
+    assert await report(alice, cast.film.branch_id) == []
+    # The bootstrap copied the asset's image into the instance: both have to go.
+    await alice.data(UPDATE_ASSET, {"id": cast.film.assets["Mara"], "i": {"imageKeyUrl": None}})
+    await set_instance(alice, cast.instances["Mara"], imageKeyUrl=None)
+    assert await report(alice, cast.film.branch_id, codes={"MISSING_IMAGE"}) == [
+        ("MISSING_IMAGE", "WARNING", 1, label, "Mara", f"Mara: no reference image for shot {label}.")
+        for label in ("1B", "1A")
+    ]
+    # The instance's own image covers it again.
+    await set_instance(alice, cast.instances["Mara"], imageKeyUrl=MARA_IMG)
+    assert await report(alice, cast.film.branch_id, codes={"MISSING_IMAGE"}) == []
+
+
+async def test_an_instance_in_none_of_the_shots_of_an_initialised_scene_is_uncast(alice: Client) -> None:
+    cast = await cast_film(alice, shots=("1A",))
+    assert await report(alice, cast.film.branch_id, codes={"UNCAST_INSTANCE"}) == []  # the legacy fallback
+    made = await create(cast, entry(cast, "1A", "Mara"), entry(cast, "1A", "Lighthouse"))
+    assert await report(alice, cast.film.branch_id, codes={"UNCAST_INSTANCE"}) == [
+        ("UNCAST_INSTANCE", "INFO", 1, None, "bo", "bo: in scene 1 but in none of its shots."),
+        ("UNCAST_INSTANCE", "INFO", 1, None, "Anchor", "Anchor: in scene 1 but in none of its shots."),
+    ]
+    for assignment in made:
+        await alice.data(DELETE_ASSIGNMENT, {"id": assignment["id"]})
+    assert len(await report(alice, cast.film.branch_id, codes={"UNCAST_INSTANCE"})) == 4
+
+
+async def test_a_scene_without_shots_has_no_uncast_instances(alice: Client) -> None:
+    film = await new_film(alice)
+    await film.asset("Mara", image=MARA_IMG)
+    await film.lock_assets()
+    await film.scene(1)
+    await alice.data(INHERIT, {"s": film.scenes[1]})
+    assert await report(alice, film.branch_id) == []
+
+
+# ---- order, minSeverity, scope, authorization -----------------------------------------------
+
+
+async def _two_scene_film(client: Client) -> Cast:
+    cast = await cast_film(client, shots=("1A",))
+    await create(cast, entry(cast, "1A", "bo"))  # bo has no image; the others are uncast
+    await client.data(UPDATE_ASSET, {"id": cast.film.assets["Lighthouse"], "i": {"description": "A grey tower"}})
+    await cast.film.scene(2)
+    await client.data(INHERIT, {"s": cast.film.scenes[2]})
+    await cast.film.shot(2, "2A", 1)
+    return cast
+
+
+async def test_warnings_are_ordered_by_scene_shot_instance_and_code_and_filtered_by_severity(alice: Client) -> None:
+    cast = await _two_scene_film(alice)
+    everything = await report(alice, cast.film.branch_id, codes={"OUTDATED_INSTANCE", "MISSING_IMAGE", "UNCAST_INSTANCE"})
+    assert [(w[0], w[2], w[3], w[4]) for w in everything] == [
+        ("UNCAST_INSTANCE", 1, None, "Mara"),
+        ("OUTDATED_INSTANCE", 1, None, "Lighthouse"),
+        ("UNCAST_INSTANCE", 1, None, "Lighthouse"),
+        ("UNCAST_INSTANCE", 1, None, "Anchor"),
+        ("MISSING_IMAGE", 1, "1A", "bo"),
+        ("OUTDATED_INSTANCE", 2, None, "Lighthouse"),
+        ("MISSING_IMAGE", 2, "2A", "bo"),
+    ]
+    warnings_only = await report(alice, cast.film.branch_id, "WARNING", codes={"OUTDATED_INSTANCE", "MISSING_IMAGE", "UNCAST_INSTANCE"})
+    assert warnings_only == [w for w in everything if w[1] == "WARNING"]
+    assert await report(alice, cast.film.branch_id, "ERROR") == []
+    # null takes the default (INFO).
+    assert await report(alice, cast.film.branch_id, None) == await report(alice, cast.film.branch_id, "INFO")
+    # A scene's own warnings are the report's of that scene.
+    full = await report(alice, cast.film.branch_id)
+    assert await scene_warnings(alice, cast.film.scenes[2]) == [w for w in full if w[2] == 2]
+    assert await scene_warnings(alice, cast.film.scenes[1], "WARNING") == [
+        w for w in full if w[2] == 1 and w[1] == "WARNING"
+    ]
+
+
+async def test_another_users_branch_scene_and_shot_answer_null(alice: Client, bob: Client) -> None:
+    cast = await _two_scene_film(alice)
+    assert (await bob.data(REPORT, {"b": cast.film.branch_id}))["branch"] is None
+    assert (await bob.data(SCENE_WARNINGS, {"s": cast.scene}))["scene"] is None
+    assert (await bob.data(READINESS, {"id": cast.shot("1A")}))["shot"] is None
+    assert (await bob.data(SUGGEST, {"b": cast.film.branch_id}))["branch"] is None
+    assert await report(alice, cast.film.branch_id) != []
+
+
+async def test_minimum_severity_is_an_enum(alice: Client) -> None:
+    cast = await cast_film(alice, shots=())
+    assert await alice.code(REPORT, {"b": cast.film.branch_id, "m": "LOUD"}) == "BAD_USER_INPUT"
+
+
+# ---- statement counts -----------------------------------------------------------------------
+
+DEEP_REPORT = f"""
+query($b: UUID!) {{ branch(id: $b) {{
+  continuityReport {{ {WARNING_FIELDS} }}
+  scenes {{ sceneNumber continuityWarnings(minSeverity: WARNING) {{ code message }}
+           shots {{ shotLabel readiness {{ readyForVideo blockers }} }} }}
+  statusTagSuggestions(prefix: "m", first: 5) {{ tag uses }}
+}} }}
+"""
+
+
+async def _bench_film(database_url: str, owner: str, scenes: int, assets: int) -> tuple[str, int]:
+    conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        async with conn.transaction():
+            film = await standard_film(conn, owner, scenes=scenes, assets=assets, shots=3, title="Counted")
+            # Some outdated instances, so the report has rows to build.
+            await conn.execute("update project_assets set description = description || '!' where branch_id = $1",
+                               film.branch_id)
+    finally:
+        await conn.close()
+    return film.branch_id, scenes
+
+
+async def test_the_report_readiness_and_suggestions_cost_the_same_statements_at_any_size(
+    alice: Client, database_url: str, statements: Any
+) -> None:
+    counts = []
+    sizes = []
+    for scenes, assets in ((3, 4), (12, 10)):
+        branch, _ = await _bench_film(database_url, alice.user_id or "", scenes, assets)
+        statements.take()
+        data = await alice.data(DEEP_REPORT, {"b": branch})
+        counts.append(statements.take())
+        sizes.append(len(data["branch"]["continuityReport"]))
+        assert len(data["branch"]["scenes"]) == scenes
+    assert sizes[1] > sizes[0] > 0
+    assert counts[0] == counts[1], counts
+
+
+# ---- readiness through a shot's life --------------------------------------------------------
+
+
+async def test_readiness_through_a_shots_life(alice: Client, server: Any) -> None:
+    film = await new_film(alice)
+    await film.asset("Mara", "CHARACTER", "An old keeper", image=MARA_IMG)
+    await film.asset("bo", "CHARACTER", "A boy")
+    await film.asset("Anchor", "PROP", "A rusty anchor", image=ANCHOR_IMG)
+    await film.lock_assets()
+    await film.lock_style()
+    scene = await film.scene(1)
+    shot = await film.shot(1, "1A", 1, setting="A pier", action="Mara waits", camera="Wide")
+    other = await film.shot(1, "1B", 2, setting="A pier", action="Mara turns", camera="Close")
+    instances = {i["projectAsset"]["name"]: i["id"] for i in
+                 (await alice.data(INHERIT, {"s": scene}))["inheritSceneAssets"]["instances"]}
+    frames_missing = ["START_FRAME_MISSING", "END_FRAME_MISSING"]
+
+    await alice.data(CREATE, {"s": scene, "a": [{"shotId": other, "sceneAssetInstanceId": instances["Mara"]}]})
+    assert await readiness(alice, shot) == ["NO_ASSETS", "PROMPTS_MISSING", *frames_missing]
+
+    await alice.data(CREATE, {"s": scene, "a": [{"shotId": shot, "sceneAssetInstanceId": instances["bo"]}]})
+    assert await readiness(alice, shot) == ["MISSING_IMAGE", "PROMPTS_MISSING", *frames_missing]
+
+    await set_instance(alice, instances["bo"], imageKeyUrl="https://img.example/bo.png")
+    assert await readiness(alice, shot) == ["PROMPTS_MISSING", *frames_missing]
+
+    await alice.data(PROMPTS, {"s": scene})
+    assert await readiness(alice, shot) == frames_missing
+
+    # An assignment change: the stored lists no longer match the frames now.
+    await alice.data(CREATE, {"s": scene, "a": [{"shotId": shot, "sceneAssetInstanceId": instances["Mara"],
+                                                  "presenceType": "ENTERS"}]})
+    assert await readiness(alice, shot) == ["PROMPTS_STALE", *frames_missing]
+    await alice.data(PROMPTS, {"s": scene})
+    assert await readiness(alice, shot) == frames_missing
+
+    # An input change that leaves the image lists alone: an asset's description.
+    await set_instance(alice, instances["Mara"], descriptionOverride="Mara, soaked")
+    assert await readiness(alice, shot) == ["PROMPTS_STALE", *frames_missing]
+    await alice.data(PROMPTS, {"s": scene})
+    # An asset that is not in the shot changes nothing of its prompts.
+    await set_instance(alice, instances["Anchor"], statusTags=["rusty"])
+    assert await readiness(alice, shot) == frames_missing
+
+    jobs = (await alice.data(FRAMES, {"id": shot}))["generateShotFrames"]
+    assert await readiness(alice, shot) == frames_missing  # queued is not made
+    for job in jobs:
+        await wait_completed(alice, server, job["id"])
+    assert await readiness(alice, shot) == []
+    assert (await alice.data(READINESS, {"id": shot}))["shot"]["readiness"]["readyForVideo"] is True
+
+    # A scene image completes for bo: the frames now would use it.
+    await wait_completed(alice, server, (await generate(alice, instances["bo"]))["id"])
+    assert await readiness(alice, shot) == ["PROMPTS_STALE"]
+    await alice.data(PROMPTS, {"s": scene})
+    assert await readiness(alice, shot) == ["FRAMES_STALE"]
+    for job in (await alice.data(FRAMES, {"id": shot}))["generateShotFrames"]:
+        await wait_completed(alice, server, job["id"])
+    assert await readiness(alice, shot) == []
+
+
+# ---- status-tag suggestions -----------------------------------------------------------------
+
+
+async def test_tag_suggestions_count_instances_ignore_case_and_match_the_prefix_literally(alice: Client, bob: Client) -> None:
+    film = await new_film(alice)
+    names = ["Ann", "Ben", "Cat", "Dan", "Eve"]
+    for name in names:
+        await film.asset(name)
+    await film.lock_assets()
+    await film.scene(1)
+    instances = {i["projectAsset"]["name"]: i["id"] for i in
+                 (await alice.data(INHERIT, {"s": film.scenes[1]}))["inheritSceneAssets"]["instances"]}
+    tags = {
+        "Ann": ["muddy", "wet"],
+        "Ben": ["Muddy"],
+        "Cat": ["muddy", "mud_%"],
+        "Dan": ["mud_x", "Wet"],
+        "Eve": ["mudax"],
+    }
+    for name, given in tags.items():
+        await set_instance(alice, instances[name], statusTags=given)
+
+    async def suggest(prefix: str | None = None, first: int | None = None) -> list[tuple[str, int]]:
+        data = await alice.data(SUGGEST, {"b": film.branch_id, "p": prefix, "f": first})
+        return [(s["tag"], s["uses"]) for s in data["branch"]["statusTagSuggestions"]]
+
+    everything = await suggest()
+    assert everything[0] == ("muddy", 3)  # muddy x2 beats Muddy x1
+    assert ("Wet", 2) in everything  # a tie: the smallest spelling in byte order
+    assert sorted(everything) == sorted([("muddy", 3), ("Wet", 2), ("mud_%", 1), ("mud_x", 1), ("mudax", 1)])
+    assert await suggest("MUD", 1) == [("muddy", 3)]
+    # `_` and `%` are not wildcards.
+    assert sorted(await suggest("mud_")) == [("mud_%", 1), ("mud_x", 1)]
+    assert await suggest("MUD_%") == [("mud_%", 1)]
+    assert await suggest("%") == []
+    assert await suggest("w") == [("Wet", 2)]
+    assert await suggest("", 100) == everything
+    assert await suggest("x" * 64) == []
+    for prefix, first in (("x" * 65, 10), ("m", 0), ("m", 101), ("m\x00", 10)):
+        assert await alice.code(SUGGEST, {"b": film.branch_id, "p": prefix, "f": first}) == "BAD_USER_INPUT"
+    assert (await bob.data(SUGGEST, {"b": film.branch_id}))["branch"] is None
