@@ -38,6 +38,8 @@ _ENTITY: dict[str, tuple[str, str | None]] = {
     "assignments_of_instance": ("ShotAssetAssignment", "assignment"),
     "events_of_shot": ("TransformationEvent", None),
     "image_job": ("ImageJob", None),
+    "start_frame_of_shot": ("ImageJob", None),
+    "end_frame_of_shot": ("ImageJob", None),
 }
 
 

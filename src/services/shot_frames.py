@@ -53,7 +53,7 @@ _WRITE_PROMPTS = text(
 _SHOT_FOR_FRAMES = text(
     f"""
     select sh.id, sh.project_id, sh.scene_id, sh.frame_prompt, sh.reference_image_order,
-           sh.end_frame_reference_image_order, s.branch_id
+           sh.end_frame_reference_image_order, sh.continues_from_previous, s.branch_id
       from shots sh
       join scenes s on s.id = sh.scene_id
      where sh.id = :id and {owned("sh")}
@@ -68,6 +68,18 @@ _INSERT_FRAME_JOBS = text(
     values (:project_id, :branch_id, 'start_frame', 'queued', :prompt, :width, :height, :capsule,
             :scene_id, :shot_id, cast(:start_images as jsonb), :start_path, :start_key),
            (:project_id, :branch_id, 'end_frame', 'queued', :prompt, :width, :height, :capsule,
+            :scene_id, :shot_id, cast(:end_images as jsonb), :end_path, :end_key)
+    returning *
+    """
+)
+
+# A shot that continues the previous one takes its start frame from that shot's end frame.
+_INSERT_END_FRAME_JOB = text(
+    """
+    insert into image_generation_jobs (
+        project_id, branch_id, job_type, status, prompt, width, height, visual_style_capsule_id,
+        scene_id, shot_id, reference_images, storage_path, idempotency_key)
+    values (:project_id, :branch_id, 'end_frame', 'queued', :prompt, :width, :height, :capsule,
             :scene_id, :shot_id, cast(:end_images as jsonb), :end_path, :end_key)
     returning *
     """
@@ -151,13 +163,15 @@ async def queue_frame_jobs(
     capsule: str,
     start_images: Sequence[Any],
     end_images: Sequence[Any],
+    *,
+    end_only: bool = False,
 ) -> list[Any]:
     """Inserts the shot's START_FRAME then END_FRAME job (queued, 1280x720, the stored frame
-    prompt) and returns them in that order."""
+    prompt) and returns them in that order; with `end_only`, the END_FRAME job alone."""
     ids = (shot["project_id"], shot["branch_id"], shot["scene_id"], shot["id"])
     rows = (
         await conn.execute(
-            _INSERT_FRAME_JOBS,
+            _INSERT_END_FRAME_JOB if end_only else _INSERT_FRAME_JOBS,
             {
                 "project_id": shot["project_id"],
                 "branch_id": shot["branch_id"],
@@ -181,7 +195,8 @@ async def queue_frame_jobs(
 
 async def generate_shot_frames(db: Database, uid: str, shot_id: uuid.UUID) -> list[Any]:
     """Needs the branch's locked visual style, then generated prompts. The END_FRAME job gets the
-    stored end list (never the start list)."""
+    stored end list (never the start list). A continuing shot gets only its END_FRAME job: its
+    start frame is the previous shot's end frame (docs/editing.md, handoff)."""
     async with db.transaction(uid) as conn:
         shot = (await conn.execute(_SHOT_FOR_FRAMES, {"id": shot_id, "uid": uid})).mappings().first()
         if shot is None:
@@ -197,4 +212,5 @@ async def generate_shot_frames(db: Database, uid: str, shot_id: uuid.UUID) -> li
             capsule,
             shot["reference_image_order"] or [],
             shot["end_frame_reference_image_order"] or [],
+            end_only=shot["continues_from_previous"],
         )

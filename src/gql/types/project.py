@@ -74,10 +74,22 @@ class Branch:
     id: uuid.UUID
     name: str
     project_id: strawberry.Private[uuid.UUID]
+    forked_from_branch_id: strawberry.Private[uuid.UUID | None]
 
     @classmethod
     def from_row(cls, row: Any) -> Branch:
-        return cls(id=row["id"], name=row["name"], project_id=row["project_id"])
+        return cls(
+            id=row["id"],
+            name=row["name"],
+            project_id=row["project_id"],
+            forked_from_branch_id=row["forked_from_branch_id"],
+        )
+
+    @strawberry.field(description="The branch this one was forked from, if any.")
+    async def forked_from(self, info: Info) -> Branch | None:
+        if self.forked_from_branch_id is None:
+            return None
+        return await info.context.loaders.one("branch").load(self.forked_from_branch_id)
 
     @strawberry.field
     def project(self, info: Info) -> Project:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
@@ -16,7 +17,7 @@ from gql.types.continuity import (
     continuity_warnings,
     shot_readiness,
 )
-from gql.types.enums import AssetType
+from gql.types.enums import AssetType, TimeOfDay
 from gql.types.project import Branch, StageLock
 from services import stages
 
@@ -27,8 +28,10 @@ if TYPE_CHECKING:
         ShotAssetAssignment,
         TransformationEvent,
     )
+    from gql.types.image_job import ImageJob
     from gql.types.instance import SceneAssetInstance
 
+ImageJobT = Annotated["ImageJob", strawberry.lazy("gql.types.image_job")]
 InstanceT = Annotated["SceneAssetInstance", strawberry.lazy("gql.types.instance")]
 AssignmentT = Annotated["ShotAssetAssignment", strawberry.lazy("gql.types.assignment")]
 ReferenceImageT = Annotated["ReferenceImage", strawberry.lazy("gql.types.assignment")]
@@ -61,6 +64,11 @@ class Scene:
     script_excerpt: str
     status: str
     end_state_summary: str | None
+    story_day: int | None = strawberry.field(
+        description="Story-day order of the script (the script supervisor's day); null when unknown."
+    )
+    time_of_day: TimeOfDay | None
+    updated_at: datetime
     branch_id: strawberry.Private[uuid.UUID]
     stage_locks_raw: strawberry.Private[dict[str, Any]]
 
@@ -73,6 +81,9 @@ class Scene:
             script_excerpt=row["script_excerpt"],
             status=row["status"],
             end_state_summary=row["end_state_summary"],
+            story_day=row["story_day"],
+            time_of_day=row["time_of_day"],
+            updated_at=row["updated_at"],
             branch_id=row["branch_id"],
             stage_locks_raw=row["stage_locks"],
         )
@@ -151,6 +162,10 @@ class Shot:
     camera: str | None
     frame_prompt: str | None
     video_prompt: str | None
+    updated_at: datetime
+    continues_from_previous: bool = strawberry.field(
+        description="The start frame comes from the previous shot's end frame (a cut that continues the action)."
+    )
     scene_id: strawberry.Private[uuid.UUID]
     reference_image_order_raw: strawberry.Private[list[Any]]
     end_frame_reference_image_order_raw: strawberry.Private[list[Any]]
@@ -167,6 +182,8 @@ class Shot:
             camera=row["camera"],
             frame_prompt=row["frame_prompt"],
             video_prompt=row["video_prompt"],
+            updated_at=row["updated_at"],
+            continues_from_previous=row["continues_from_previous"],
             scene_id=row["scene_id"],
             reference_image_order_raw=row["reference_image_order"] or [],
             end_frame_reference_image_order_raw=row["end_frame_reference_image_order"] or [],
@@ -205,3 +222,13 @@ class Shot:
     @strawberry.field
     def transformation_events(self, info: Info) -> list[EventT]:
         return handed_on(info.context.loaders.many("events_of_shot").load(self.id))
+
+    @strawberry.field(
+        description="The newest START_FRAME job (for a continuing shot: the previous shot's endFrame)."
+    )
+    def start_frame(self, info: Info) -> ImageJobT | None:
+        return handed_on(info.context.loaders.one("start_frame_of_shot").load(self.id))
+
+    @strawberry.field(description="The newest END_FRAME job.")
+    def end_frame(self, info: Info) -> ImageJobT | None:
+        return handed_on(info.context.loaders.one("end_frame_of_shot").load(self.id))

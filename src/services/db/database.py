@@ -7,10 +7,12 @@ system's (the image worker) runs without a role switch.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import random
 import threading
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
 
 from sqlalchemy import event, text
 from sqlalchemy import exc as sa_exc
@@ -44,6 +46,10 @@ def resolve_database_url(settings: Settings | None = None) -> str:
 
 
 _IN_UNIT_OF_WORK = "continuity.unit_of_work"
+
+# Serialization failures and deadlocks: the transaction lost a race, not the request's fault.
+RETRYABLE = frozenset({"40001", "40P01"})
+T = TypeVar("T")
 
 
 class StatementCounter:
@@ -150,21 +156,27 @@ class Database:
         event.listen(self.engine.sync_engine, "before_cursor_execute", self.statements)
 
     @contextlib.asynccontextmanager
-    async def transaction(self, user_id: str | None) -> AsyncIterator[AsyncConnection]:
+    async def transaction(
+        self, user_id: str | None, *, isolation: str | None = None
+    ) -> AsyncIterator[AsyncConnection]:
         """One unit of work: commits when the block ends, rolls back on any error.
 
         `user_id=None` is the system (no role switch); every request passes its user.
+        `isolation` (e.g. "REPEATABLE READ") gives every statement of the unit one snapshot.
         """
         try:
-            async with self.engine.begin() as conn:
-                conn.sync_connection.info[_IN_UNIT_OF_WORK] = True  # type: ignore[union-attr]
-                try:
-                    if user_id is not None:
-                        await conn.execute(_CLAIMS, {"sub": str(user_id)})
-                    yield conn
-                finally:
-                    with contextlib.suppress(Exception):  # an invalidated connection has no info
-                        conn.sync_connection.info.pop(_IN_UNIT_OF_WORK, None)  # type: ignore[union-attr]
+            async with self.engine.connect() as conn:
+                if isolation is not None:
+                    await conn.execution_options(isolation_level=isolation)
+                async with conn.begin():
+                    conn.sync_connection.info[_IN_UNIT_OF_WORK] = True  # type: ignore[union-attr]
+                    try:
+                        if user_id is not None:
+                            await conn.execute(_CLAIMS, {"sub": str(user_id)})
+                        yield conn
+                    finally:
+                        with contextlib.suppress(Exception):  # an invalidated connection has no info
+                            conn.sync_connection.info.pop(_IN_UNIT_OF_WORK, None)  # type: ignore[union-attr]
         except DomainError:
             raise
         except DBAPIError as error:
@@ -178,6 +190,26 @@ class Database:
             if _unreachable(error):
                 raise ServiceUnavailable("the database is unavailable; retry shortly") from error
             raise
+
+    async def retrying(
+        self,
+        user_id: str | None,
+        work: Callable[[AsyncConnection], Awaitable[T]],
+        *,
+        isolation: str | None = None,
+        attempts: int = 8,
+    ) -> T:
+        """`work` in one unit of work, run again from the start when the database aborted it
+        for a serialization failure or a deadlock, so the client never sees either."""
+        for attempt in range(attempts):
+            try:
+                async with self.transaction(user_id, isolation=isolation) as conn:
+                    return await work(conn)
+            except DBAPIError as error:
+                if sqlstate(error) not in RETRYABLE or attempt == attempts - 1:
+                    raise
+            await asyncio.sleep(random.uniform(0.005, 0.02) * (attempt + 1))
+        raise AssertionError("unreachable")
 
     async def ping(self) -> bool:
         try:

@@ -1,0 +1,93 @@
+"""Chains follow the story, and structural edits of a branch run one after another.
+
+*Chain repair*: every instance's inherited_from is its asset's instance in the latest earlier
+scene of the branch that has one, or null (docs/editing.md). Every write that inserts or
+deletes an instance, or moves or deletes a scene, runs the repair in its own transaction: one
+statement for any number of scenes and assets. A relink sets the link time and nothing else:
+no state, no modification count, no stage invalidation.
+
+*The branch lock*: those writes, and createScene and forkBranch, first lock the branch row
+(`for no key update`: inserts that reference the branch only need a key-share lock, so they
+are not held up), so they see each other's committed work and never interleave.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import text
+
+from services.errors import not_found
+from services.ownership import owned
+
+# lag() over the asset's instances in scene order is exactly "the latest earlier scene that
+# has one": scene numbers are unique in a branch and an asset has one instance per scene.
+_REPAIR = text(
+    """
+    with ordered as (
+        select i.id,
+               lag(i.id) over (partition by i.project_asset_id order by s.scene_number) as parent
+          from scene_asset_instances i
+          join scenes s on s.id = i.scene_id
+         where i.branch_id = :branch_id)
+    update scene_asset_instances i
+       set inherited_from_instance_id = o.parent, linked_at = clock_timestamp()
+      from ordered o
+     where i.id = o.id and i.inherited_from_instance_id is distinct from o.parent
+    """
+)
+
+_LOCK_BRANCH = text(
+    f"""
+    select b.id, b.project_id from branches b
+     where b.id = :id and {owned("b")}
+       for no key update of b
+    """
+)
+
+_LOCK_BRANCH_OF_SCENE = text(
+    f"""
+    select b.id, b.project_id from branches b
+     where b.id = (select s.branch_id from scenes s where s.id = :id and {owned("s")})
+       for no key update of b
+    """
+)
+
+_LOCK_BRANCH_OF_INSTANCE = text(
+    f"""
+    select b.id, b.project_id from branches b
+     where b.id = (select i.branch_id from scene_asset_instances i where i.id = :id and {owned("i")})
+       for no key update of b
+    """
+)
+
+_LOCK_BRANCH_OF_ASSET = text(
+    f"""
+    select b.id, b.project_id from branches b
+     where b.id = (select a.branch_id from project_assets a where a.id = :id and {owned("a")})
+       for no key update of b
+    """
+)
+
+_LOCKS = {
+    "branch": _LOCK_BRANCH,
+    "scene": _LOCK_BRANCH_OF_SCENE,
+    "scene asset instance": _LOCK_BRANCH_OF_INSTANCE,
+    "project asset": _LOCK_BRANCH_OF_ASSET,
+}
+
+
+async def lock_branch(conn: Any, uid: str, kind: str, ident: uuid.UUID) -> Any:
+    """Locks the branch of the viewer's object `ident` (a branch, scene, instance or asset) and
+    returns it (id, project_id); another user's or a missing object is NOT_FOUND."""
+    row = (await conn.execute(_LOCKS[kind], {"id": ident, "uid": uid})).mappings().first()
+    if row is None:
+        raise not_found(kind, ident)
+    return row
+
+
+async def repair_chains(conn: Any, branch_id: uuid.UUID) -> int:
+    """Relinks every instance of the branch whose link breaks the rule; returns how many."""
+    result = await conn.execute(_REPAIR, {"branch_id": branch_id})
+    return int(result.rowcount or 0)
