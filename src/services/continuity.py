@@ -35,7 +35,7 @@ _SCENE_ASSET_PROMPT = """
 _REPORT = text(
     f"""
     with sc as (
-        select s.id, s.branch_id, s.scene_number, s.assignments_initialized
+        select s.id, s.branch_id, s.scene_number, s.assignments_initialized, s.story_day
           from scenes s
          where (s.id = any(cast(:scenes as uuid[])) or s.branch_id = any(cast(:branches as uuid[])))
            and {owned("s")}
@@ -50,10 +50,11 @@ _REPORT = text(
          where i.scene_id in (select id from sc)
     ),
     sh as (
-        select t.id, t.scene_id, t.shot_label,
-               row_number() over (partition by t.scene_id order by t.shot_order, t.shot_label) as rank
+        select t.id, t.scene_id, t.shot_label, t.continues_from_previous,
+               row_number() over by_scene as rank, lag(t.id) over by_scene as previous_id
           from shots t
          where t.scene_id in (select id from sc)
+        window by_scene as (partition by t.scene_id order by t.shot_order, t.shot_label)
     ),
     -- A shot's assets: its assignments, or every instance of the scene under the legacy fallback.
     cast_ as (
@@ -64,6 +65,23 @@ _REPORT = text(
           join inst i on i.scene_id = sh.scene_id
           left join shot_asset_assignments x on x.shot_id = sh.id and x.scene_asset_instance_id = i.id
          where x.id is not null or not sc.assignments_initialized
+    ),
+    -- Per continuing shot and asset: in the previous shot's end frame, in this shot's start frame.
+    handoff as (
+        select sh.id as shot_id, i.name, i.rank,
+               bool_or(c.shot_id = sh.previous_id and c.presence in ('throughout', 'enters')) as before,
+               bool_or(c.shot_id = sh.id and c.presence in ('throughout', 'exits')) as at_start
+          from sh
+          join cast_ c on c.shot_id = sh.id or c.shot_id = sh.previous_id
+          join inst i on i.id = c.instance_id
+         where sh.continues_from_previous
+         group by sh.id, i.id, i.name, i.rank
+    ),
+    handoff_diff as (
+        select shot_id,
+               coalesce(array_agg(name order by rank) filter (where before and not at_start), '{{}}') as only_before,
+               coalesce(array_agg(name order by rank) filter (where at_start and not before), '{{}}') as only_at_start
+          from handoff group by shot_id
     ),
     w (code, scene_id, shot_id, shot_rank, instance_id, instance_rank, asset, shot_label,
        n1, n2, list1, list2, flag1, flag2, severity) as (
@@ -99,6 +117,22 @@ _REPORT = text(
          where sc.assignments_initialized
            and exists (select 1 from sh where sh.scene_id = i.scene_id)
            and not exists (select 1 from shot_asset_assignments x where x.scene_asset_instance_id = i.id)
+        union all
+        select 'handoff_mismatch', sh.scene_id, sh.id, sh.rank, null, null, null, sh.shot_label,
+               null, null, d.only_before, d.only_at_start, sh.previous_id is null, null, 'warning'
+          from sh
+          left join handoff_diff d on d.shot_id = sh.id
+         where sh.continues_from_previous
+           and (sh.previous_id is null or cardinality(d.only_before) > 0 or cardinality(d.only_at_start) > 0)
+        union all
+        select 'story_day_regression', s.id, null, null, null, null, null, null,
+               s.story_day, e.story_day, null, null, null, null, 'info'
+          from sc s
+          join lateral (select p.story_day from scenes p
+                         where p.branch_id = s.branch_id and p.scene_number < s.scene_number
+                           and p.story_day is not null
+                         order by p.scene_number desc limit 1) e on true
+         where s.story_day < e.story_day
     )
     select w.*, sc.scene_number, sc.branch_id
       from w join sc on sc.id = w.scene_id
@@ -156,7 +190,7 @@ _READINESS_SHOTS = text(
     f"""
     select sh.id, sh.scene_id, sh.setting, sh.action, sh.camera, sh.frame_prompt,
            sh.reference_image_order, sh.end_frame_reference_image_order, sh.prompt_inputs,
-           false as continues_from_previous,
+           sh.continues_from_previous,
            st.reference_images as start_job_images, st.prompt as start_job_prompt,
            en.reference_images as end_job_images, en.prompt as end_job_prompt
       from shots sh

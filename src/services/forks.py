@@ -115,14 +115,15 @@ _SHOTS = text(
     f"""
     insert into shots (id, project_id, scene_id, shot_label, shot_order, duration_seconds, setting, action,
                        camera, frame_prompt, video_prompt, reference_image_order,
-                       end_frame_reference_image_order, continues_from_previous, created_at, updated_at)
+                       end_frame_reference_image_order, continues_from_previous, prompt_inputs, created_at,
+                       updated_at)
     select m.new_id, sh.project_id, ms.new_id, sh.shot_label, sh.shot_order, sh.duration_seconds, sh.setting,
            sh.action, sh.camera, sh.frame_prompt, sh.video_prompt,
            case when jsonb_typeof(sh.reference_image_order) = 'array'
                 then {_remapped("reference_image_order")} else sh.reference_image_order end,
            case when jsonb_typeof(sh.end_frame_reference_image_order) = 'array'
                 then {_remapped("end_frame_reference_image_order")} else sh.end_frame_reference_image_order end,
-           sh.continues_from_previous, sh.created_at, sh.updated_at
+           sh.continues_from_previous, sh.prompt_inputs, sh.created_at, sh.updated_at
       from shots sh
       join fork_ids m on m.old_id = sh.id
       join fork_ids ms on ms.old_id = sh.scene_id

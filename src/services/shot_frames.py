@@ -132,7 +132,9 @@ async def generate_shot_prompts(db: Database, uid: str, scene_id: uuid.UUID, wri
                         _json(
                             prompt_inputs(
                                 b.setting, b.action, b.camera,
-                                shot_cast(cast.assets, cast.assignments.get(b.shot_id, ()), initialized=cast.initialized),
+                                shot_cast(
+                                    cast.assets, cast.assignments.get(b.shot_id, ()), initialized=cast.initialized
+                                ),
                             )
                         )
                         for b in briefs

@@ -82,7 +82,10 @@ def listed(items: Sequence[str]) -> str:
 
 
 def outdated_instance_message(asset: str, version: int, base_version: int) -> str:
-    return f"{asset}: the asset changed (version {version}) after this scene's state was taken from version {base_version}."
+    return (
+        f"{asset}: the asset changed (version {version}) after this scene's state was taken "
+        f"from version {base_version}."
+    )
 
 
 def stale_image_message(asset: str) -> str:
@@ -209,7 +212,9 @@ def message_of(row: Mapping[str, Any]) -> str:
 # Readiness
 
 
-def missing_images(cast: Sequence[Casting], transformations: Mapping[uuid.UUID, Transformation] | None = None) -> list[Casting]:
+def missing_images(
+    cast: Sequence[Casting], transformations: Mapping[uuid.UUID, Transformation] | None = None
+) -> list[Casting]:
     """The shot's assets that a frame's image list leaves out: a start-frame asset with no image,
     an end-frame asset with no image and no transformation post image. In cast order."""
     transformations = transformations or {}
@@ -223,7 +228,9 @@ def missing_images(cast: Sequence[Casting], transformations: Mapping[uuid.UUID, 
     return missing
 
 
-def prompt_inputs(setting: str | None, action: str | None, camera: str | None, cast: Sequence[Casting]) -> dict[str, Any]:
+def prompt_inputs(
+    setting: str | None, action: str | None, camera: str | None, cast: Sequence[Casting]
+) -> dict[str, Any]:
     """What a shot's prompts are written from (a prompt writer is told all of it): the shot as
     written and every asset of the shot with its presence, name, effective description and tags,
     in asset order. Stored by generateShotPrompts and compared with the same value now."""

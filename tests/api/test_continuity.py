@@ -358,3 +358,88 @@ async def test_tag_suggestions_count_instances_ignore_case_and_match_the_prefix_
     for prefix, first in (("x" * 65, 10), ("m", 0), ("m", 101), ("m\x00", 10)):
         assert await alice.code(SUGGEST, {"b": film.branch_id, "p": prefix, "f": first}) == "BAD_USER_INPUT"
     assert (await bob.data(SUGGEST, {"b": film.branch_id}))["branch"] is None
+
+
+# ---- HANDOFF_MISMATCH -----------------------------------------------------------------------
+
+UPDATE_SHOT = "mutation($id: UUID!, $i: UpdateShotInput!) { updateShot(id: $id, input: $i) { id } }"
+UPDATE_SCENE = "mutation($id: UUID!, $i: UpdateSceneInput!) { updateScene(id: $id, input: $i) { id } }"
+
+
+async def test_a_continuing_shot_must_start_with_what_the_previous_shot_ends_with(alice: Client) -> None:
+    cast = await cast_film(alice, shots=("1A", "1B", "1C"))
+    made = await create(
+        cast,
+        entry(cast, "1A", "Mara"), entry(cast, "1A", "bo", "ENTERS"), entry(cast, "1A", "Anchor", "EXITS"),
+        entry(cast, "1B", "Mara"), entry(cast, "1B", "Lighthouse", "EXITS"), entry(cast, "1B", "Anchor", "ENTERS"),
+        entry(cast, "1C", "Mara"), entry(cast, "1C", "Anchor"),
+    )
+    handoffs = {"HANDOFF_MISMATCH"}
+    assert await report(alice, cast.film.branch_id, codes=handoffs) == []  # nothing continues yet
+    await alice.data(UPDATE_SHOT, {"id": cast.shot("1B"), "i": {"continuesFromPrevious": True}})
+    # 1A ends with Mara and bo (Anchor exits); 1B starts with Mara and Lighthouse (Anchor enters).
+    assert await report(alice, cast.film.branch_id, codes=handoffs) == [
+        ("HANDOFF_MISMATCH", "WARNING", 1, "1B", None,
+         "Shot 1B: bo in the previous shot's end frame but not at the start; Lighthouse at the start but not in it."),
+    ]
+    # 1B ends with Mara and Anchor, exactly what 1C starts with.
+    await alice.data(UPDATE_SHOT, {"id": cast.shot("1C"), "i": {"continuesFromPrevious": True}})
+    await alice.data(UPDATE_SHOT, {"id": cast.shot("1A"), "i": {"continuesFromPrevious": True}})
+    assert await report(alice, cast.film.branch_id, codes=handoffs) == [
+        ("HANDOFF_MISMATCH", "WARNING", 1, "1A", None,
+         "Shot 1A: continues from a previous shot, but it is the first shot."),
+        ("HANDOFF_MISMATCH", "WARNING", 1, "1B", None,
+         "Shot 1B: bo in the previous shot's end frame but not at the start; Lighthouse at the start but not in it."),
+    ]
+    # Only one side differing gives only that part.
+    lighthouse = next(a for a in made if a["shot"]["shotLabel"] == "1B" and a["sceneAssetInstance"]["projectAsset"]["name"] == "Lighthouse")
+    await alice.data(DELETE_ASSIGNMENT, {"id": lighthouse["id"]})
+    assert (await report(alice, cast.film.branch_id, codes=handoffs))[1][5] == (
+        "Shot 1B: bo in the previous shot's end frame but not at the start."
+    )
+    await create(cast, entry(cast, "1B", "bo", "EXITS"))
+    assert [w[3] for w in await report(alice, cast.film.branch_id, codes=handoffs)] == ["1A"]
+    await alice.data(UPDATE_SHOT, {"id": cast.shot("1A"), "i": {"continuesFromPrevious": False}})
+    assert await report(alice, cast.film.branch_id, codes=handoffs) == []
+
+
+async def test_a_continuing_shot_takes_its_start_frame_from_the_previous_shot(alice: Client, server: Any) -> None:
+    cast = await cast_film(alice, shots=("1A", "1B"))
+    await cast.film.lock_style()
+    await set_instance(alice, cast.instances["bo"], imageKeyUrl="https://img.example/bo.png")
+    await alice.data(UPDATE_SHOT, {"id": cast.shot("1B"), "i": {"continuesFromPrevious": True}})
+    await alice.data(PROMPTS, {"s": cast.scene})
+    frames_missing = ["START_FRAME_MISSING", "END_FRAME_MISSING"]
+    assert await readiness(alice, cast.shot("1B")) == frames_missing
+    jobs = (await alice.data(FRAMES, {"id": cast.shot("1B")}))["generateShotFrames"]
+    assert [j["jobType"] for j in jobs] == ["END_FRAME"]
+    await wait_completed(alice, server, jobs[0]["id"])
+    assert await readiness(alice, cast.shot("1B")) == ["START_FRAME_MISSING"]  # 1A has no end frame yet
+    for job in (await alice.data(FRAMES, {"id": cast.shot("1A")}))["generateShotFrames"]:
+        await wait_completed(alice, server, job["id"])
+    assert await readiness(alice, cast.shot("1B")) == []
+    assert await readiness(alice, cast.shot("1A")) == []
+    # The first shot that continues has nothing to continue from.
+    await alice.data(UPDATE_SHOT, {"id": cast.shot("1A"), "i": {"continuesFromPrevious": True}})
+    assert await readiness(alice, cast.shot("1A")) == ["START_FRAME_MISSING"]
+    await alice.data(UPDATE_SHOT, {"id": cast.shot("1A"), "i": {"continuesFromPrevious": False}})
+    assert await readiness(alice, cast.shot("1A")) == []
+
+
+# ---- STORY_DAY_REGRESSION -------------------------------------------------------------------
+
+
+async def test_a_scene_earlier_in_the_story_than_the_scene_before_it_is_a_regression(alice: Client) -> None:
+    film = await new_film(alice)
+    for number, day in ((1, 1), (2, None), (3, 3), (4, 2), (5, 2), (6, None), (7, 1)):
+        await film.scene(number, **({"storyDay": day} if day else {}))
+    days = {"STORY_DAY_REGRESSION"}
+    assert await report(alice, film.branch_id, codes=days) == [
+        ("STORY_DAY_REGRESSION", "INFO", 4, None, None, "Scene 4: story day 2 comes after story day 3 (a flashback?)."),
+        ("STORY_DAY_REGRESSION", "INFO", 7, None, None, "Scene 7: story day 1 comes after story day 2 (a flashback?)."),
+    ]
+    assert await scene_warnings(alice, film.scenes[7]) == (await report(alice, film.branch_id))[1:]
+    assert await report(alice, film.branch_id, "WARNING") == []
+    await alice.data(UPDATE_SCENE, {"id": film.scenes[3], "i": {"storyDay": None}})
+    await alice.data(UPDATE_SCENE, {"id": film.scenes[7], "i": {"storyDay": 2}})
+    assert await report(alice, film.branch_id, codes=days) == []

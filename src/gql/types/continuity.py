@@ -118,7 +118,9 @@ def _warnings_by(loaders: Loaders, scope: str) -> Any:
     return batch
 
 
-async def continuity_warnings(info: Info, scope: str, key: uuid.UUID, min_severity: Severity | str | None) -> list[ContinuityWarning]:
+async def continuity_warnings(
+    info: Info, scope: str, key: uuid.UUID, min_severity: Severity | str | None
+) -> list[ContinuityWarning]:
     """`scope` is "scene" or "branch"; every scene (or branch) of one request shares one read."""
     minimum = warnings.INFO if min_severity is None else getattr(min_severity, "value", min_severity)
     minimum = continuity.severity(str(minimum))
@@ -151,7 +153,9 @@ def _suggestions(loaders: Loaders) -> Any:
     return batch
 
 
-async def status_tag_suggestions(info: Info, branch_id: uuid.UUID, prefix: str | None, first: int | None) -> list[TagSuggestion]:
+async def status_tag_suggestions(
+    info: Info, branch_id: uuid.UUID, prefix: str | None, first: int | None
+) -> list[TagSuggestion]:
     prefix, first = continuity.suggestion_arguments(prefix, first)
     loaders = info.context.loaders
     found = await loaders.custom("tag_suggestions", _suggestions(loaders)).load((branch_id, prefix, first))
