@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from continuity import demo_report
 from services import assets, assignments, instances, projects, scenes, shot_frames
 from services.assignments import AssignmentEntry
+from services.config import load_settings
 from services.db.database import Database
 from services.instances import InstanceChanges
 from services.prompts import TemplatePromptWriter
@@ -14,6 +16,8 @@ async def load_demo(database_url: str, user_id: str) -> list[str]:
     try:
         project = await projects.create_project(db, user_id, "The Lighthouse Keeper")
         branch_id = project["active_branch_id"]
+        settings = load_settings()
+        pictures = await demo_report.master_images(settings, project["id"])
         asset_names = {}
         for name, kind, description in (
             ("Mara", "character", "A lighthouse keeper in her sixties, grey braid, oilskin coat."),
@@ -22,7 +26,8 @@ async def load_demo(database_url: str, user_id: str) -> list[str]:
             ("Brass Lantern", "prop", "A dented brass storm lantern."),
         ):
             asset = await assets.create_project_asset(
-                db, user_id, branch_id=branch_id, name=name, asset_type=kind, description=description
+                db, user_id, branch_id=branch_id, name=name, asset_type=kind, description=description,
+                image_key_url=pictures.get(name),
             )
             asset_names[asset["id"]] = name
         await assets.lock_project_assets(db, user_id, branch_id, None)
@@ -55,17 +60,20 @@ async def load_demo(database_url: str, user_id: str) -> list[str]:
                     InstanceChanges(description_override="Mara, soaked, her oilskin coat torn at the sleeve",
                                     status_tags=["soaked", "torn_coat"], modification_reason="the rescue"),
                 )
-                # Scene 2 is cast shot by shot: Tom is pulled into 2A, the lantern swings past in 2C.
-                presence = {("2A", "Tom"): "enters", ("2C", "Brass Lantern"): "passes_through"}
+                # Scene 2 is cast shot by shot: Tom is pulled into 2A and walks out of 2B, the lantern
+                # swings past in 2C (and is in no other shot).
+                presence = {("2A", "Tom"): "enters", ("2B", "Tom"): "exits", ("2C", "Brass Lantern"): "passes_through"}
                 entries = [
                     AssignmentEntry(
                         shot["id"], i["id"],
                         presence.get((shot["shot_label"], asset_names[i["project_asset_id"]]), "throughout"),
                     )
                     for shot in shots for i in inherited.instances
+                    if asset_names[i["project_asset_id"]] != "Brass Lantern" or shot["shot_label"] == "2C"
                 ]
                 await assignments.create_shot_asset_assignments(db, user_id, scene["id"], entries)
                 await shot_frames.generate_shot_prompts(db, user_id, scene["id"], TemplatePromptWriter())
+        await demo_report.stage_report(db, settings, user_id, project["id"], branch_id)
     finally:
         await db.dispose()
     lines = [
@@ -79,5 +87,7 @@ async def load_demo(database_url: str, user_id: str) -> list[str]:
         "        chain { scene { sceneNumber } } } } } }",
         "  Stage 9 of scene 2 (shot assignments, frame references, prompts): the Stage9 query of",
         f"  the README (Shot asset assignments) with {{\"sceneId\": \"{scene_rows[1]['id']}\"}}",
+        f'  The continuity report: {{ branch(id: "{branch_id}") {{ continuityReport {{ code severity message',
+        "      scene { sceneNumber } shot { shotLabel readiness { readyForVideo blockers } } } } }",
     ]
     return lines

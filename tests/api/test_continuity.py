@@ -253,6 +253,7 @@ async def test_the_report_readiness_and_suggestions_cost_the_same_statements_at_
         sizes.append(len(data["branch"]["continuityReport"]))
         assert len(data["branch"]["scenes"]) == scenes
     assert sizes[1] > sizes[0] > 0
+    print(f"warnings {sizes}: statements {counts}")
     assert counts[0] == counts[1], counts
 
 
@@ -443,3 +444,28 @@ async def test_a_scene_earlier_in_the_story_than_the_scene_before_it_is_a_regres
     await alice.data(UPDATE_SCENE, {"id": film.scenes[3], "i": {"storyDay": None}})
     await alice.data(UPDATE_SCENE, {"id": film.scenes[7], "i": {"storyDay": 2}})
     assert await report(alice, film.branch_id, codes=days) == []
+
+
+# ---- the demo film --------------------------------------------------------------------------
+
+DEMO = f"""
+query($b: UUID!) {{ branch(id: $b) {{
+  continuityReport {{ {WARNING_FIELDS} }}
+  scenes {{ sceneNumber shots {{ shotLabel readiness {{ readyForVideo blockers }} }} }}
+}} }}
+"""
+
+
+async def test_the_demo_film_shows_every_warning_code_and_a_ready_and_an_unready_shot(alice: Client, database_url: str) -> None:
+    from continuity.demo import load_demo
+
+    lines = await load_demo(database_url, alice.user_id or "")
+    branch = next(line.split()[1] for line in lines if line.startswith("branch"))
+    data = (await alice.data(DEMO, {"b": branch}))["branch"]
+    found = [brief(w) for w in data["continuityReport"]]
+    codes = {w[0] for w in found if w[1] == "WARNING"}
+    assert codes >= {"OUTDATED_INSTANCE", "STALE_IMAGE", "MISSING_IMAGE", "HANDOFF_MISMATCH"}, found
+    readiness_of = {s["shotLabel"]: s["readiness"] for scene in data["scenes"] for s in scene["shots"]}
+    assert readiness_of["2A"] == {"readyForVideo": True, "blockers": []}
+    assert readiness_of["2B"]["readyForVideo"] is False
+    assert ("HANDOFF_MISMATCH", "WARNING", 2, "2C", None, "Shot 2C: Tom at the start but not in it.") in found
