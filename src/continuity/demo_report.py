@@ -9,8 +9,8 @@ video and 2B is not (its frames were never made).
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
+
 from sqlalchemy import text
 
 from continuity.background import make_worker
@@ -23,6 +23,7 @@ from services.instances import InstanceChanges
 from services.prompts import TemplatePromptWriter
 
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
+JOBS_TIMEOUT = 60.0
 # The Brass Lantern keeps no image: the report names every frame it is missing from.
 IMAGED = ("Mara", "Tom", "The Lighthouse")
 
@@ -62,18 +63,18 @@ async def master_images(settings: Settings, project_id: uuid.UUID) -> dict[str, 
     return urls
 
 
-async def _run_jobs(db: Database, settings: Settings, project_id: uuid.UUID, timeout: float = 60) -> None:
+async def _run_jobs(db: Database, settings: Settings, project_id: uuid.UUID) -> None:
     """Runs an image worker until the project's queued jobs are done (the demo has no server)."""
     worker_db = Database(db.url, pool_size=2, max_overflow=1)
     worker = make_worker(settings, worker_db, public_url(settings), None)
     await worker.start()
     try:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            async with db.transaction(None) as conn:
-                if not (await conn.execute(_UNFINISHED, {"p": project_id})).scalar():
-                    return
-            await asyncio.sleep(0.1)
+        async with asyncio.timeout(JOBS_TIMEOUT):
+            while True:
+                async with db.transaction(None) as conn:
+                    if not (await conn.execute(_UNFINISHED, {"p": project_id})).scalar():
+                        return
+                await asyncio.sleep(0.1)
     finally:
         await worker.stop()
         await worker_db.dispose()
@@ -87,8 +88,8 @@ async def stage_report(
     shot = {r["shot_label"]: r["shot_id"] for r in rows if r["shot_id"]}
     instance = {(r["scene_number"], r["asset"]): r["instance_id"] for r in rows if r["instance_id"]}
     async with db.transaction(user_id) as conn:
-        asset_ids = dict((await conn.execute(_ASSETS, {"b": branch_id})).all())
-        scene_ids = dict((await conn.execute(_SCENES, {"b": branch_id})).all())
+        asset_ids: dict[str, uuid.UUID] = dict((await conn.execute(_ASSETS, {"b": branch_id})).all())
+        scene_ids: dict[int, uuid.UUID] = dict((await conn.execute(_SCENES, {"b": branch_id})).all())
 
     # Tom's design changes; scenes 1 and 2 take it, scene 3 is left behind (outdated, and no
     # longer what its source would give it).
