@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -42,6 +44,11 @@ RESYNC = "mutation($id: UUID!) { resyncSceneAssetInstance(id: $id) { id } }"
 PROMPTS = "mutation($s: UUID!) { generateShotPrompts(sceneId: $s) { id } }"
 FRAMES = "mutation($id: UUID!) { generateShotFrames(shotId: $id) { id jobType } }"
 DELETE_ASSIGNMENT = "mutation($id: UUID!) { deleteShotAssetAssignment(id: $id) { id } }"
+
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+BENCH_QUERY = (BENCH / "queries" / "continuity_report.graphql").read_text()
+FLOOR_SQL = (BENCH / "floor" / "continuity_report.sql").read_text().partition("\n")[2]
 
 
 def brief(warning: dict[str, Any]) -> tuple[Any, ...]:
@@ -474,9 +481,6 @@ async def test_the_demo_film_shows_every_warning_code_and_a_ready_and_an_unready
 async def test_the_benchmark_floor_answers_the_report_exactly_as_the_server(alice: Client, database_url: str) -> None:
     """bench/floor/continuity_report.sql is the single statement the benchmark measures against;
     on the demo film (every code but STORY_DAY_REGRESSION, plus one) it must give our answer."""
-    import json
-    from pathlib import Path
-
     from continuity.demo import load_demo
 
     lines = await load_demo(database_url, alice.user_id or "")
@@ -485,16 +489,13 @@ async def test_the_benchmark_floor_answers_the_report_exactly_as_the_server(alic
                                     "i": {"storyDay": 2}})
     await alice.data(UPDATE_SCENE, {"id": next(line.split()[2] for line in lines if line.startswith("scene 3")),
                                     "i": {"storyDay": 1}})
-    root = Path(__file__).resolve().parents[2]
-    query = (root / "bench" / "queries" / "continuity_report.graphql").read_text()
-    ours = await alice.data(query, {"id": branch})
-    sql = (root / "bench" / "floor" / "continuity_report.sql").read_text().partition("\n")[2]
+    ours = await alice.data(BENCH_QUERY, {"id": branch})
     conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
     try:
         async with conn.transaction():
             await conn.execute("select set_config('role', 'authenticated', true), "
                                "set_config('request.jwt.claim.sub', $1, true)", alice.user_id)
-            floor = json.loads(await conn.fetchval(sql, branch, alice.user_id))
+            floor = json.loads(await conn.fetchval(FLOOR_SQL, branch, alice.user_id))
     finally:
         await conn.close()
     assert {w["code"] for w in ours["branch"]["continuityReport"]} >= {"STORY_DAY_REGRESSION", "HANDOFF_MISMATCH"}
