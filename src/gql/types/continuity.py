@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from gql.context import Info
-from gql.loaders import handed_on
-from services import continuity, warnings
+from gql.loaders import factory
+from services import batches, continuity, warnings
 
 if TYPE_CHECKING:
     from gql.loaders import Loaders
@@ -55,39 +55,15 @@ class ReadinessBlocker(Enum):
 
 @strawberry.type(description="One finding of the continuity report, computed from the current data.")
 class ContinuityWarning:
+    # Plain attributes, objects included: the batch that computes the warnings also reads their
+    # scenes, shots and instances, so a report of thousands of warnings completes without a
+    # resolver call (or a loader round) per warning.
     code: ContinuityWarningCode
     severity: Severity
     message: str
-    scene_id: strawberry.Private[uuid.UUID]
-    shot_id: strawberry.Private[uuid.UUID | None]
-    scene_asset_instance_id: strawberry.Private[uuid.UUID | None]
-
-    @classmethod
-    def from_warning(cls, warning: warnings.ContinuityWarning) -> ContinuityWarning:
-        return cls(
-            code=warning.code,  # type: ignore[arg-type]
-            severity=warning.severity,  # type: ignore[arg-type]
-            message=warning.message,
-            scene_id=warning.scene_id,
-            shot_id=warning.shot_id,
-            scene_asset_instance_id=warning.scene_asset_instance_id,
-        )
-
-    @strawberry.field
-    def scene(self, info: Info) -> SceneT:
-        return handed_on(info.context.loaders.one("scene").load(self.scene_id))
-
-    @strawberry.field
-    def shot(self, info: Info) -> ShotT | None:
-        if self.shot_id is None:
-            return None
-        return handed_on(info.context.loaders.one("shot").load(self.shot_id))
-
-    @strawberry.field
-    def scene_asset_instance(self, info: Info) -> InstanceT | None:
-        if self.scene_asset_instance_id is None:
-            return None
-        return handed_on(info.context.loaders.one("instance").load(self.scene_asset_instance_id))
+    scene: SceneT
+    shot: ShotT | None
+    scene_asset_instance: InstanceT | None
 
 
 @strawberry.type
@@ -102,18 +78,51 @@ class TagSuggestion:
     uses: int
 
 
+# The rows the warnings point at, read in the warnings' own transaction: (relation, GraphQL type).
+_TARGETS = {"scene": ("scene", "Scene"), "shot": ("shot", "Shot"), "instance": ("instance", "SceneAssetInstance")}
+
+
 def _warnings_by(loaders: Loaders, scope: str) -> Any:
-    async def batch(keys: list[uuid.UUID]) -> list[list[warnings.ContinuityWarning]]:
+    async def batch(keys: list[uuid.UUID]) -> list[list[ContinuityWarning]]:
         async with loaders.db.transaction(loaders.uid) as conn:
             if scope == "scene":
                 found = await continuity.read_warnings(conn, loaders.uid, scene_ids=keys)
             else:
                 found = await continuity.read_warnings(conn, loaders.uid, branch_ids=keys)
-        grouped: dict[uuid.UUID, list[warnings.ContinuityWarning]] = defaultdict(list)
+            wanted = {
+                "scene": {s.warning.scene_id for s in found},
+                "shot": {s.warning.shot_id for s in found if s.warning.shot_id},
+                "instance": {s.warning.scene_asset_instance_id for s in found if s.warning.scene_asset_instance_id},
+            }
+            rows = {
+                kind: await batches.read_many(conn, loaders.uid, _TARGETS[kind][0], list(ids)) if ids else {}
+                for kind, ids in wanted.items()
+            }
+        objects: dict[str, dict[uuid.UUID, Any]] = {}
+        for kind, grouped in rows.items():
+            relation, type_name = _TARGETS[kind]
+            build, by_id = factory(type_name), loaders.one(relation)
+            objects[kind] = {}
+            for ident, found_rows in grouped.items():
+                obj = objects[kind][ident] = build(found_rows[0])
+                by_id.prime(ident, obj)
+        grouped_warnings: dict[uuid.UUID, list[ContinuityWarning]] = defaultdict(list)
         for scoped in found:
-            key = scoped.warning.scene_id if scope == "scene" else scoped.branch_id
-            grouped[key].append(scoped.warning)
-        return [grouped.get(k, []) for k in keys]
+            w = scoped.warning
+            key = w.scene_id if scope == "scene" else scoped.branch_id
+            grouped_warnings[key].append(
+                ContinuityWarning(
+                    code=w.code,  # type: ignore[arg-type]
+                    severity=w.severity,  # type: ignore[arg-type]
+                    message=w.message,
+                    scene=objects["scene"][w.scene_id],
+                    shot=objects["shot"][w.shot_id] if w.shot_id else None,
+                    scene_asset_instance=(
+                        objects["instance"][w.scene_asset_instance_id] if w.scene_asset_instance_id else None
+                    ),
+                )
+            )
+        return [grouped_warnings.get(k, []) for k in keys]
 
     return batch
 
@@ -126,7 +135,7 @@ async def continuity_warnings(
     minimum = continuity.severity(str(minimum))
     loaders = info.context.loaders
     found = await loaders.custom(f"warnings_of_{scope}", _warnings_by(loaders, scope)).load(key)
-    return [ContinuityWarning.from_warning(w) for w in found if warnings.at_least(w.severity, minimum)]
+    return [w for w in found if warnings.at_least(str(w.severity), minimum)]
 
 
 def _readiness(loaders: Loaders) -> Any:
