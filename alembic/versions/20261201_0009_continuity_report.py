@@ -8,7 +8,7 @@ description and tags, in asset order). Readiness compares it with the same input
 existed: those count as stale until the prompts are generated again (see docs/continuity.md).
 
 Revision ID: 0009
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-01
 """
 
@@ -16,7 +16,7 @@ Create Date: 2026-12-01
 from services.db.ddl import run_script
 
 revision = "0009"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

@@ -18,6 +18,7 @@ from gql.mutations.editing import EditingMutation
 from gql.mutations.film import FilmMutation
 from gql.mutations.images import ImageMutation
 from gql.mutations.instances import InstanceMutation
+from gql.mutations.revisions import RevisionMutation
 from gql.planner.executor import PlanningExecutionContext
 from gql.queries import Query
 from gql.scalars import SCALAR_MAP
@@ -30,6 +31,7 @@ MUTATIONS: tuple[type, ...] = (
     InstanceMutation,
     AssignmentMutation,
     ImageMutation,
+    RevisionMutation,
 )
 SUBSCRIPTION: type | None = Subscription
 

@@ -27,7 +27,8 @@ query($p: UUID!, $b: UUID!) {
     assets { id name description imageKeyUrl locked version }
     scenes {
       id sceneNumber slug storyDay timeOfDay updatedAt stageLocks { stage status }
-      assetInstances { id descriptionOverride imageKeyUrl statusTags carryForward effectiveDescription modificationCount }
+      assetInstances { id descriptionOverride imageKeyUrl statusTags carryForward effectiveDescription modificationCount
+                       edited revisions(first: 100) { id number kind } }
       shots { id shotLabel shotOrder action continuesFromPrevious updatedAt framePrompt videoPrompt assetAssignments { id presenceType updatedAt } transformationEvents { id postDescription } }
     }
   }
@@ -86,6 +87,10 @@ MUTATIONS: dict[str, tuple[str, Any]] = {
         "mutation($sh: UUID!, $i: UUID!) { recordTransformationEvent(input: {shotId: $sh, sceneAssetInstanceId: $i, postDescription: \"hacked\"}) { id } }",
         lambda o: {"sh": o.shot, "i": o.instance}),
     "generateShotPrompts": ("mutation($s: UUID!) { generateShotPrompts(sceneId: $s) { id } }", lambda o: {"s": o.scene}),
+    "revertSceneAssetInstance": ("mutation($id: UUID!) { revertSceneAssetInstance(id: $id, revision: 1) { id } }",
+                                 lambda o: {"id": o.instance2}),
+    "propagateSceneAssetInstance": ("mutation($id: UUID!) { propagateSceneAssetInstance(id: $id) { dryRun } }",
+                                    lambda o: {"id": o.instance}),
     "generateShotFrames": ("mutation($sh: UUID!) { generateShotFrames(shotId: $sh) { id } }", lambda o: {"sh": o.shot}),
     "updateProject": ("mutation($id: UUID!) { updateProject(id: $id, input: {title: \"hacked\"}) { id } }",
                       lambda o: {"id": o.project}),

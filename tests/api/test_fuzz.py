@@ -42,7 +42,8 @@ query($b: UUID!) {
     assets { id name description imageKeyUrl locked version }
     scenes {
       id sceneNumber slug scriptExcerpt endStateSummary stageLocks { stage status }
-      assetInstances { id descriptionOverride imageKeyUrl statusTags carryForward effectiveDescription modificationCount }
+      assetInstances { id descriptionOverride imageKeyUrl statusTags carryForward effectiveDescription modificationCount
+                       edited revisions(first: 100) { id number kind } }
       shots { id shotLabel shotOrder durationSeconds framePrompt videoPrompt assetAssignments { id presenceType } }
     }
   }
@@ -183,6 +184,7 @@ async def test_bobs_film_survived_the_fuzzing(targets: dict[str, Any]) -> None:
 
 def test_the_fuzzer_reaches_every_mutation() -> None:
     assert len(MUTATIONS) >= 13
+    assert {"revertSceneAssetInstance", "propagateSceneAssetInstance"} <= {name for name, _ in MUTATIONS}
     for name, field in MUTATIONS:
         graphql.parse(_document(name, field, "mutation"))
     assert uuid.UUID(str(uuid.uuid4()))

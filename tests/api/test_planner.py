@@ -53,6 +53,8 @@ insert into transformation_events (project_id, scene_id, shot_id, scene_asset_in
 select i.project_id, i.scene_id, sh.id, i.id, 'Soaked through', null
   from scene_asset_instances i join shots sh on sh.scene_id = i.scene_id
  where i.branch_id = $1 and sh.shot_order = 1;
+update scene_asset_instances i set status_tags = array['Muddy', 'wet'], modification_reason = 'rain'
+ where i.scene_id in (select id from scenes where branch_id = $1 and scene_number = 3);
 insert into stage_states (project_id, branch_id, stage_number, version, content)
 select project_id, id, 5, v, jsonb_build_object('locked_visual_style_capsule_id', 'noir-' || v)
   from branches, generate_series(1, 2) v where id = $1;
@@ -126,7 +128,8 @@ OBJECTS: dict[str, list[tuple[str, str | None]]] = {
                ("assets", "ProjectAsset"), ("lockedVisualStyleCapsuleId", None), ("forkedFrom", "Branch")],
     "ProjectAsset": [("id", None), ("name", None), ("assetType", None), ("description", None),
                      ("imageKeyUrl", None), ("visualStyleCapsuleId", None), ("locked", None),
-                     ("version", None), ("sceneInstances", "SceneAssetInstance")],
+                     ("version", None), ("sceneInstances", "SceneAssetInstance"),
+                     ("revisions", "InstanceRevision")],
     "Scene": [("id", None), ("branch", "Branch"), ("sceneNumber", None), ("slug", None),
               ("scriptExcerpt", None), ("status", None), ("endStateSummary", None),
               ("priorScene", "Scene"), ("assetInstances", "SceneAssetInstance"), ("shots", "Shot"),
@@ -142,7 +145,17 @@ OBJECTS: dict[str, list[tuple[str, str | None]]] = {
                            ("lastModifiedField", None), ("modificationReason", None),
                            ("isOutdated", None), ("chain", "SceneAssetInstance"),
                            ("shotAssignments", "ShotAssetAssignment"), ("createdAt", None),
-                           ("updatedAt", None)],
+                           ("updatedAt", None), ("edited", None), ("revisions", "InstanceRevision"),
+                           ("diffFromSource", "StateDiff")],
+    "InstanceRevision": [("id", None), ("number", None), ("kind", None), ("sceneAssetInstanceId", None),
+                         ("sceneId", None), ("projectAssetId", None), ("changedFields", None),
+                         ("before", "InstanceState"), ("after", "InstanceState"), ("reason", None),
+                         ("actorUserId", None), ("createdAt", None)],
+    "InstanceState": [("descriptionOverride", None), ("effectiveDescription", None), ("statusTags", None),
+                      ("imageKeyUrl", None), ("imageIsOwn", None), ("carryForward", None), ("baseVersion", None)],
+    "StateDiff": [("sourceInstanceId", None), ("unchanged", None), ("tagsAdded", None), ("tagsRemoved", None),
+                  ("descriptionChanged", None), ("previousEffectiveDescription", None), ("imageChanged", None),
+                  ("carryForwardChanged", None)],
     "Shot": [("id", None), ("scene", "Scene"), ("shotLabel", None), ("shotOrder", None),
              ("durationSeconds", None), ("setting", None), ("action", None), ("camera", None),
              ("framePrompt", None), ("videoPrompt", None),
@@ -178,7 +191,8 @@ def selections(draw: Any, type_name: str, depth: int, prefix: str = "") -> str:
             parts.append(f"{alias}{name}{directive}")
             continue
         if depth <= 0:
-            inner = "__typename" if target in ("StageLock", "ReferenceImage", "LocalContext", "FrameReferences") else "id"
+            leafy = ("StageLock", "ReferenceImage", "LocalContext", "FrameReferences", "InstanceState", "StateDiff")
+            inner = "__typename" if target in leafy else "id"
         else:
             inner = draw(selections(target, depth - 1, prefix))
         parts.append(f"{alias}{name}{directive} {{ {inner} }}")
@@ -270,3 +284,19 @@ async def test_editing_fields_answer_alike_on_both_paths(film: BenchFilm, alice:
     assert shots[1]["startFrame"] == shots[0]["endFrame"] and shots[0]["startFrame"]["jobType"] == "START_FRAME"
     assert scene["branch"]["forkedFrom"] == {"name": "fork", "forkedFrom": {"id": scene["branch"]["id"]}}
     assert (await both(bob, query, {"id": film.scenes[2]}))["data"] == {"scene": None}
+
+
+async def test_revision_history_and_diffs_answer_alike_on_both_paths(film: BenchFilm, alice: Client, bob: Client) -> None:
+    # `edited` is compiled; revisions and diffFromSource are left to their resolvers (holes).
+    query = """query($id: UUID!) { scene(id: $id) { sceneNumber
+                 assetInstances { id edited revisions(first: 2) { number kind changedFields reason actorUserId
+                                  before { statusTags } after { statusTags effectiveDescription imageIsOwn } }
+                                  diffFromSource { sourceInstanceId unchanged tagsAdded tagsRemoved descriptionChanged
+                                                   previousEffectiveDescription imageChanged carryForwardChanged }
+                                  projectAsset { name revisions(first: 3) { number sceneId kind } } } } }"""
+    mine = await both(alice, query, {"id": film.scenes[3]})
+    instances = mine["data"]["scene"]["assetInstances"]
+    assert [r["kind"] for r in instances[0]["revisions"]] == ["UPDATED", "CREATED"]
+    assert any(i["diffFromSource"]["tagsAdded"] == ["wet"] for i in instances)
+    theirs = await both(bob, query, {"id": film.scenes[3]})
+    assert theirs["data"]["scene"] is None

@@ -10,7 +10,7 @@ from tests.support import create_database, drop_database, run_sync
 TABLES = {
     "projects", "branches", "scenes", "shots", "project_assets", "stage_states",
     "scene_asset_instances", "shot_asset_assignments", "transformation_events",
-    "image_generation_jobs",
+    "image_generation_jobs", "instance_revisions",
 }
 
 

@@ -204,6 +204,7 @@ FIELDS: dict[str, dict[str, Field]] = {
         "modificationCount": _c("modification_count"),
         "lastModifiedField": _c("last_modified_field"),
         "modificationReason": _c("modification_reason"),
+        "edited": _c("edited"),
         "createdAt": Column(datetime_of("created_at")),
         "updatedAt": Column(datetime_of("updated_at")),
         "isOutdated": Column(

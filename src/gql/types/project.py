@@ -18,7 +18,8 @@ from gql.types.continuity import (
     status_tag_suggestions,
 )
 from gql.types.enums import AssetType, StageStatus
-from services import batches
+from gql.types.revision import InstanceRevision, asset_revisions
+from services import batches, revisions
 
 if TYPE_CHECKING:
     from gql.types.instance import SceneAssetInstance
@@ -155,6 +156,12 @@ class ProjectAsset:
     @strawberry.field(description="This asset's instances, ordered by scene number.")
     def scene_instances(self, info: Info) -> list[InstanceT]:
         return handed_on(info.context.loaders.many("instances_of_asset").load(self.id))
+
+    @strawberry.field(
+        description="Every revision of this asset's instances, deleted instances included, newest first."
+    )
+    def revisions(self, info: Info, first: int | None = 50) -> list[InstanceRevision]:
+        return handed_on(asset_revisions(info).load((self.id, revisions.page_size(first))))
 
 
 @strawberry.type

@@ -22,10 +22,20 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from services.config import Settings, load_settings
 from services.errors import BadUserInput, Conflict, DomainError, NotFound, ServiceUnavailable
 
+
 _CLAIMS = text(
     "select set_config('role', 'authenticated', true), "
     "set_config('request.jwt.claim.sub', :sub, true)"
 )
+# What the revisions triggers record a write as (docs/revisions.md): sent with the claims, so a
+# write path that names its kind costs no extra statement.
+_CLAIMS_AND_KIND = text(
+    "select set_config('role', 'authenticated', true), "
+    "set_config('request.jwt.claim.sub', :sub, true), "
+    "set_config('continuity.revision_kind', :kind, true)"
+)
+_KIND = text("select set_config('continuity.revision_kind', :kind, true)")
+
 
 
 def normalize_url(url: str) -> str:
@@ -157,12 +167,13 @@ class Database:
 
     @contextlib.asynccontextmanager
     async def transaction(
-        self, user_id: str | None, *, isolation: str | None = None
+        self, user_id: str | None, *, isolation: str | None = None, revision_kind: str | None = None
     ) -> AsyncIterator[AsyncConnection]:
         """One unit of work: commits when the block ends, rolls back on any error.
 
         `user_id=None` is the system (no role switch); every request passes its user.
         `isolation` (e.g. "REPEATABLE READ") gives every statement of the unit one snapshot.
+        `revision_kind` names what the unit's instance writes are (docs/revisions.md).
         """
         try:
             async with self.engine.connect() as conn:
@@ -171,8 +182,12 @@ class Database:
                 async with conn.begin():
                     conn.sync_connection.info[_IN_UNIT_OF_WORK] = True  # type: ignore[union-attr]
                     try:
-                        if user_id is not None:
+                        if user_id is not None and revision_kind is not None:
+                            await conn.execute(_CLAIMS_AND_KIND, {"sub": str(user_id), "kind": revision_kind})
+                        elif user_id is not None:
                             await conn.execute(_CLAIMS, {"sub": str(user_id)})
+                        elif revision_kind is not None:
+                            await conn.execute(_KIND, {"kind": revision_kind})
                         yield conn
                     finally:
                         with contextlib.suppress(Exception):  # an invalidated connection has no info
@@ -209,6 +224,19 @@ class Database:
                 if sqlstate(error) not in RETRYABLE or attempt == attempts - 1:
                     raise
             await asyncio.sleep(random.uniform(0.005, 0.02) * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    async def retrying_work(self, work: Callable[[], Awaitable[T]], attempts: int = 5) -> T:
+        """Runs a unit of work again when PostgreSQL broke a deadlock or a serialization
+        conflict by aborting it: the client sees the result of some serial order, never the
+        error (each attempt is a whole transaction that changed nothing)."""
+        for attempt in range(1, attempts + 1):
+            try:
+                return await work()
+            except DBAPIError as error:
+                if sqlstate(error) not in RETRYABLE or attempt == attempts:
+                    raise
+                await asyncio.sleep(random.uniform(0, 0.01 * attempt))
         raise AssertionError("unreachable")
 
     async def ping(self) -> bool:
