@@ -4,7 +4,9 @@ with sc as (
       from scenes s where s.branch_id = $1::uuid
 ), inst as (
     select i.id, i.scene_id, i.project_id, i.image_key_url, i.image_is_own, i.base_version,
-           i.effective_description, i.status_tags, a.name, a.version as asset_version,
+           i.effective_description, i.status_tags, i.description_override, i.carry_forward, i.edited,
+           i.inherited_from_instance_id, i.linked_at, a.name, a.version as asset_version,
+           a.description as asset_description, a.image_key_url as asset_image,
            coalesce(i.image_key_url, a.image_key_url) as shown_image,
            row_number() over (partition by i.scene_id order by a.asset_type, lower(a.name), a.id) as rank
       from scene_asset_instances i join project_assets a on a.id = i.project_asset_id
@@ -31,6 +33,23 @@ with sc as (
            array_agg(name order by rank) filter (where before and not at_start) as only_before,
            array_agg(name order by rank) filter (where at_start and not before) as only_at_start
       from handoff group by shot_id
+), linked as (
+    select i.*, p.id as parent_id, p.carry_forward as parent_carries, p.status_tags as parent_tags,
+           p.effective_description as parent_description,
+           coalesce(p.image_key_url, i.asset_image) as parent_shown_image,
+           ps.scene_number as parent_scene_number, ps.story_day as parent_story_day,
+           p.description_override as p_override, p.image_key_url as p_image, p.image_is_own as p_own,
+           p.base_version as p_base_version
+      from inst i
+      join scene_asset_instances p on p.id = i.inherited_from_instance_id
+      join scenes ps on ps.id = p.scene_id
+), changed as (
+    select l.*,
+           array(select t from unnest(l.status_tags) with ordinality u (t, n)
+                  where lower(t) <> all (select lower(x) from unnest(l.parent_tags) x) order by n) as tags_added,
+           array(select t from unnest(l.parent_tags) with ordinality u (t, n)
+                  where lower(t) <> all (select lower(x) from unnest(l.status_tags) x) order by n) as tags_removed
+      from linked l where l.edited and l.parent_carries
 ), w (code_rank, code, severity, scene_id, shot_id, shot_rank, instance_id, instance_rank, message) as (
     select 0, 'OUTDATED_INSTANCE', 'WARNING', i.scene_id, null::uuid, null::bigint, i.id, i.rank,
            format('%s: the asset changed (version %s) after this scene''s state was taken from version %s.',
@@ -47,6 +66,35 @@ with sc as (
                       and j.prompt <> case when cardinality(i.status_tags) = 0 then i.effective_description
                                            else i.effective_description || E'\nStatus: '
                                                 || array_to_string(i.status_tags, ', ') end)
+    union all
+    select 2, 'UNEXPLAINED_CHANGE', case when c.parent_story_day < s.story_day then 'INFO' else 'WARNING' end,
+           c.scene_id, null, null, c.id, c.rank,
+           format('%s: changed since scene %s (%s) with no transformation event or reason.', c.name,
+                  c.parent_scene_number, concat_ws('; ',
+                      'tags added: ' || nullif(array_to_string(c.tags_added, ', '), ''),
+                      'tags removed: ' || nullif(array_to_string(c.tags_removed, ', '), ''),
+                      case when c.effective_description is distinct from c.parent_description then 'description changed' end,
+                      case when c.shown_image is distinct from c.parent_shown_image then 'image changed' end))
+      from changed c join sc s on s.id = c.scene_id
+     where (cardinality(c.tags_added) > 0 or cardinality(c.tags_removed) > 0
+            or c.effective_description is distinct from c.parent_description
+            or c.shown_image is distinct from c.parent_shown_image)
+       and not exists (select 1 from transformation_events te
+                        where te.scene_asset_instance_id = c.parent_id and te.updated_at > c.linked_at)
+       and not exists (select 1 from instance_revisions r
+                        where r.scene_asset_instance_id = c.id and r.reason ~ '\S' and r.created_at > c.linked_at)
+    union all
+    select 3, 'UPSTREAM_CHANGED', 'INFO', l.scene_id, null, null, l.id, l.rank,
+           format('%s: scene %s changed after this scene took its state; propagate to bring it forward.',
+                  l.name, l.parent_scene_number)
+      from linked l
+     where not l.edited
+       and row(l.description_override, l.effective_description, l.status_tags, l.image_key_url, l.image_is_own,
+               l.carry_forward, l.base_version)
+           is distinct from
+           case when l.parent_carries
+                then row(l.p_override, l.parent_description, l.parent_tags, l.p_image, l.p_own, true, l.p_base_version)
+                else row(null::text, l.asset_description, '{}'::text[], l.asset_image, false, false, l.asset_version) end
     union all
     select 4, 'MISSING_IMAGE', 'WARNING', c.scene_id, c.shot_id, sh.rank, c.instance_id, i.rank,
            format('%s: no reference image for shot %s.', i.name, sh.shot_label)

@@ -19,6 +19,7 @@ from services.assignments import read_scene_casts
 from services.errors import BadUserInput
 from services.frames import shot_cast
 from services.ownership import owned
+from services.revisions import inherited_state
 
 TAG_PREFIX_MAX = 64
 SUGGESTIONS_MAX = 100
@@ -41,8 +42,10 @@ _REPORT = text(
            and {owned("s")}
     ),
     inst as (
-        select i.id, i.scene_id, i.project_id, i.image_key_url, i.image_is_own, i.base_version,
-               i.effective_description, i.status_tags, a.name, a.version as asset_version,
+        select i.id, i.scene_id, i.project_id, i.project_asset_id, i.image_key_url, i.image_is_own,
+               i.base_version, i.effective_description, i.status_tags, i.description_override,
+               i.carry_forward, i.edited, i.inherited_from_instance_id, i.linked_at,
+               a.name, a.version as asset_version,
                coalesce(i.image_key_url, a.image_key_url) as shown_image,
                row_number() over (partition by i.scene_id order by a.asset_type, lower(a.name), a.id) as rank
           from scene_asset_instances i
@@ -83,6 +86,38 @@ _REPORT = text(
                coalesce(array_agg(name order by rank) filter (where at_start and not before), '{{}}') as only_at_start
           from handoff group by shot_id
     ),
+    -- Each instance with a source: the source's state and scene, and the source's asset now.
+    linked as (
+        select i.*, p.id as parent_id, p.carry_forward as parent_carries, p.status_tags as parent_tags,
+               p.effective_description as parent_description,
+               coalesce(p.image_key_url, a.image_key_url) as parent_shown_image,
+               ps.scene_number as parent_scene_number, ps.story_day as parent_story_day,
+               e.description_override as expected_override, e.effective_description as expected_description,
+               e.status_tags as expected_tags, e.image_key_url as expected_image,
+               e.image_is_own as expected_image_is_own, e.carry_forward as expected_carry_forward,
+               e.base_version as expected_base_version
+          from inst i
+          join scene_asset_instances p on p.id = i.inherited_from_instance_id
+          join scenes ps on ps.id = p.scene_id
+          join project_assets a on a.id = p.project_asset_id
+          cross join lateral (select {inherited_state("p", "a")}) as e (
+              description_override, effective_description, status_tags, image_key_url, image_is_own,
+              carry_forward, base_version, base_description, base_image_key_url)
+    ),
+    -- diffFromSource (docs/revisions.md) of an edited instance whose source carries forward.
+    changed as (
+        select l.*,
+               array(select t from unnest(l.status_tags) with ordinality u (t, n)
+                      where lower(t) <> all (select lower(x) from unnest(l.parent_tags) x)
+                      order by n) as tags_added,
+               array(select t from unnest(l.parent_tags) with ordinality u (t, n)
+                      where lower(t) <> all (select lower(x) from unnest(l.status_tags) x)
+                      order by n) as tags_removed,
+               l.effective_description is distinct from l.parent_description as description_changed,
+               l.shown_image is distinct from l.parent_shown_image as image_changed
+          from linked l
+         where l.edited and l.parent_carries
+    ),
     w (code, scene_id, shot_id, shot_rank, instance_id, instance_rank, asset, shot_label,
        n1, n2, list1, list2, flag1, flag2, severity) as (
         select 'outdated_instance', i.scene_id, null::uuid, null::bigint, i.id, i.rank, i.name, null::text,
@@ -99,6 +134,32 @@ _REPORT = text(
                         where j.project_id = i.project_id and j.job_type = 'scene_asset'
                           and j.status = 'completed' and j.image_url = i.image_key_url
                           and j.prompt <> {_SCENE_ASSET_PROMPT})
+        union all
+        -- Nothing recorded since the current link explains it: no transformation event of the
+        -- source in its scene, no revision of this instance with a reason.
+        select 'unexplained_change', c.scene_id, null, null, c.id, c.rank, c.name, null,
+               c.parent_scene_number, null, c.tags_added, c.tags_removed, c.description_changed,
+               c.image_changed,
+               case when c.parent_story_day < s.story_day then 'info' else 'warning' end
+          from changed c
+          join sc s on s.id = c.scene_id
+         where (cardinality(c.tags_added) > 0 or cardinality(c.tags_removed) > 0
+                or c.description_changed or c.image_changed)
+           and not exists (select 1 from transformation_events te
+                            where te.scene_asset_instance_id = c.parent_id and te.updated_at > c.linked_at)
+           and not exists (select 1 from instance_revisions r
+                            where r.scene_asset_instance_id = c.id and r.reason ~ '\\S'
+                              and r.created_at > c.linked_at)
+        union all
+        select 'upstream_changed', l.scene_id, null, null, l.id, l.rank, l.name, null,
+               l.parent_scene_number, null, null, null, null, null, 'info'
+          from linked l
+         where not l.edited
+           and row(l.description_override, l.effective_description, l.status_tags, l.image_key_url,
+                   l.image_is_own, l.carry_forward, l.base_version)
+               is distinct from
+               row(l.expected_override, l.expected_description, l.expected_tags, l.expected_image,
+                   l.expected_image_is_own, l.expected_carry_forward, l.expected_base_version)
         union all
         select 'missing_image', c.scene_id, c.shot_id, sh.rank, c.instance_id, i.rank, i.name, sh.shot_label,
                null, null, null, null, null, null, 'warning'

@@ -471,7 +471,8 @@ async def test_the_demo_film_shows_every_warning_code_and_a_ready_and_an_unready
     data = (await alice.data(DEMO, {"b": branch}))["branch"]
     found = [brief(w) for w in data["continuityReport"]]
     codes = {w[0] for w in found if w[1] == "WARNING"}
-    assert codes >= {"OUTDATED_INSTANCE", "STALE_IMAGE", "MISSING_IMAGE", "HANDOFF_MISMATCH"}, found
+    assert codes == {"OUTDATED_INSTANCE", "STALE_IMAGE", "UNEXPLAINED_CHANGE", "MISSING_IMAGE", "HANDOFF_MISMATCH"}, found
+    assert "UPSTREAM_CHANGED" in {w[0] for w in found}
     readiness_of = {s["shotLabel"]: s["readiness"] for scene in data["scenes"] for s in scene["shots"]}
     assert readiness_of["2A"] == {"readyForVideo": True, "blockers": []}
     assert readiness_of["2B"]["readyForVideo"] is False
@@ -498,5 +499,131 @@ async def test_the_benchmark_floor_answers_the_report_exactly_as_the_server(alic
             floor = json.loads(await conn.fetchval(FLOOR_SQL, branch, alice.user_id))
     finally:
         await conn.close()
-    assert {w["code"] for w in ours["branch"]["continuityReport"]} >= {"STORY_DAY_REGRESSION", "HANDOFF_MISMATCH"}
+    assert {w["code"] for w in ours["branch"]["continuityReport"]} >= {
+        "STORY_DAY_REGRESSION", "HANDOFF_MISMATCH", "UNEXPLAINED_CHANGE", "UPSTREAM_CHANGED", "STALE_IMAGE"}
     assert floor == ours["branch"]
+
+
+# ---- UNEXPLAINED_CHANGE and UPSTREAM_CHANGED ------------------------------------------------
+
+PROPAGATE = "mutation($id: UUID!) { propagateSceneAssetInstance(id: $id) { unchangedCount } }"
+ADD_ASSET = "mutation($i: AddAssetToSceneInput!) { addAssetToScene(input: $i) { id } }"
+DIFF = """query($id: UUID!) { sceneAssetInstance(id: $id) { edited diffFromSource {
+  tagsAdded tagsRemoved descriptionChanged imageChanged } } }"""
+CHANGES = {"UNEXPLAINED_CHANGE", "UPSTREAM_CHANGED"}
+
+
+async def _mara_in_scenes(client: Client, *numbers: int, days: dict[int, int] | None = None) -> tuple[Any, dict[int, str]]:
+    """Mara in each of the given scenes, each inherited from the one before (story days as given)."""
+    film = await new_film(client)
+    await film.asset("Mara", "CHARACTER", "An old keeper", image=MARA_IMG)
+    await film.lock_assets()
+    mara: dict[int, str] = {}
+    for number in numbers:
+        await film.scene(number, **({"storyDay": days[number]} if days and number in days else {}))
+        data = await client.data(INHERIT, {"s": film.scenes[number]})
+        mara[number] = data["inheritSceneAssets"]["instances"][0]["id"]
+    return film, mara
+
+
+async def test_an_edit_with_no_reason_or_event_is_unexplained_and_diff_from_source_names_the_parts(alice: Client) -> None:
+    film, mara = await _mara_in_scenes(alice, 1, 2)
+    assert await report(alice, film.branch_id, codes=CHANGES) == []
+    await set_instance(alice, mara[2], statusTags=["muddy", "Torn"], descriptionOverride="Mara, mud-covered")
+    assert await report(alice, film.branch_id, codes=CHANGES) == [
+        ("UNEXPLAINED_CHANGE", "WARNING", 2, None, "Mara",
+         "Mara: changed since scene 1 (tags added: muddy, Torn; description changed) with no transformation event or reason."),
+    ]
+    diff = (await alice.data(DIFF, {"id": mara[2]}))["sceneAssetInstance"]
+    assert diff["edited"] and diff["diffFromSource"] == {
+        "tagsAdded": ["muddy", "Torn"], "tagsRemoved": [], "descriptionChanged": True, "imageChanged": False}
+    # A later edit with a reason explains the difference.
+    await set_instance(alice, mara[2], imageKeyUrl="https://img.example/muddy.png", modificationReason="falls in the mud")
+    assert await report(alice, film.branch_id, codes=CHANGES) == []
+
+
+async def test_tags_removed_with_a_reason_are_explained_and_without_one_are_not(alice: Client) -> None:
+    film, mara = await _mara_in_scenes(alice, 1)
+    await set_instance(alice, mara[1], statusTags=["wet", "cold"])
+    await film.scene(2)
+    mara[2] = (await alice.data(INHERIT, {"s": film.scenes[2]}))["inheritSceneAssets"]["instances"][0]["id"]
+    await set_instance(alice, mara[2], statusTags=["cold"])
+    assert await report(alice, film.branch_id, codes=CHANGES) == [
+        ("UNEXPLAINED_CHANGE", "WARNING", 2, None, "Mara",
+         "Mara: changed since scene 1 (tags removed: wet) with no transformation event or reason."),
+    ]
+    await set_instance(alice, mara[2], statusTags=[], modificationReason="dries off by the fire")
+    assert await report(alice, film.branch_id, codes=CHANGES) == []
+    # A blank reason explains nothing.
+    film2, mara2 = await _mara_in_scenes(alice, 1, 2)
+    await set_instance(alice, mara2[2], statusTags=["bloody"], modificationReason="   ")
+    assert [w[0] for w in await report(alice, film2.branch_id, codes=CHANGES)] == ["UNEXPLAINED_CHANGE"]
+
+
+async def test_a_transformation_event_of_the_source_explains_the_change(alice: Client) -> None:
+    film, mara = await _mara_in_scenes(alice, 1, 2)
+    shot = await film.shot(1, "1A", 1)
+    await set_instance(alice, mara[2], statusTags=["muddy"])
+    assert [w[0] for w in await report(alice, film.branch_id, codes=CHANGES)] == ["UNEXPLAINED_CHANGE"]
+    await alice.data(EVENT, {"i": {"shotId": shot, "sceneAssetInstanceId": mara[1], "postDescription": "Mara falls in the mud"}})
+    assert await report(alice, film.branch_id, codes=CHANGES) == []
+
+
+async def test_a_new_story_day_makes_an_unexplained_change_info(alice: Client) -> None:
+    film, mara = await _mara_in_scenes(alice, 1, 2, 3, days={1: 1, 2: 2, 3: 2})
+    await set_instance(alice, mara[2], statusTags=["rested"])
+    await set_instance(alice, mara[3], statusTags=["rested", "bandaged"])
+    assert await report(alice, film.branch_id, codes={"UNEXPLAINED_CHANGE"}) == [
+        ("UNEXPLAINED_CHANGE", "INFO", 2, None, "Mara",
+         "Mara: changed since scene 1 (tags added: rested) with no transformation event or reason."),
+        ("UNEXPLAINED_CHANGE", "WARNING", 3, None, "Mara",
+         "Mara: changed since scene 2 (tags added: bandaged) with no transformation event or reason."),
+    ]
+    assert [w[1] for w in await report(alice, film.branch_id, "WARNING", codes=CHANGES)] == ["WARNING"]
+
+
+async def test_only_reasons_recorded_since_the_current_link_count(alice: Client) -> None:
+    film, mara = await _mara_in_scenes(alice, 1, 3)
+    await set_instance(alice, mara[3], statusTags=["soaked"], modificationReason="the storm")
+    assert await report(alice, film.branch_id, codes=CHANGES) == []
+    # Mara appears in a new scene 2 with scene 1's state: scene 3 is relinked to it, and the
+    # reason given before that link no longer explains the difference.
+    await film.scene(2)
+    await alice.data(ADD_ASSET, {"i": {"sceneId": film.scenes[2], "projectAssetId": film.assets["Mara"]}})
+    assert await report(alice, film.branch_id, codes=CHANGES) == [
+        ("UNEXPLAINED_CHANGE", "WARNING", 3, None, "Mara",
+         "Mara: changed since scene 2 (tags added: soaked) with no transformation event or reason."),
+    ]
+
+
+async def test_a_source_that_does_not_carry_forward_explains_any_difference(alice: Client) -> None:
+    film, mara = await _mara_in_scenes(alice, 1, 2)
+    await set_instance(alice, mara[1], carryForward=False, modificationReason="changes clothes")
+    await set_instance(alice, mara[2], statusTags=["dry"])
+    assert await report(alice, film.branch_id, codes={"UNEXPLAINED_CHANGE"}) == []
+
+
+async def test_an_unedited_instance_behind_its_source_is_upstream_changed_until_propagated(alice: Client) -> None:
+    film, mara = await _mara_in_scenes(alice, 1, 2, 3)
+    await set_instance(alice, mara[1], statusTags=["muddy"], modificationReason="falls")
+    upstream = [
+        ("UPSTREAM_CHANGED", "INFO", 2, None, "Mara",
+         "Mara: scene 1 changed after this scene took its state; propagate to bring it forward."),
+    ]
+    # Scene 3 still matches scene 2, which has not moved.
+    assert await report(alice, film.branch_id, codes=CHANGES) == upstream
+    assert await report(alice, film.branch_id, "WARNING", codes=CHANGES) == []
+    await alice.data(PROPAGATE, {"id": mara[1]})
+    assert await report(alice, film.branch_id, codes=CHANGES) == []
+    # An edited instance is never upstream-changed (its difference is its own).
+    await set_instance(alice, mara[2], statusTags=["muddy", "wet"], modificationReason="rain")
+    await set_instance(alice, mara[1], statusTags=[], modificationReason="washed")
+    assert await report(alice, film.branch_id, codes=CHANGES) == [
+        ("UPSTREAM_CHANGED", "INFO", 3, None, "Mara",
+         "Mara: scene 2 changed after this scene took its state; propagate to bring it forward."),
+    ]
+    # A source that stops carrying forward: its child would be reset to the asset now.
+    await alice.data(PROPAGATE, {"id": mara[2]})
+    assert await report(alice, film.branch_id, codes=CHANGES) == []
+    await set_instance(alice, mara[2], carryForward=False)
+    assert [w[2] for w in await report(alice, film.branch_id, codes=CHANGES)] == [3]
