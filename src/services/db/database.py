@@ -22,7 +22,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from services.config import Settings, load_settings
 from services.errors import BadUserInput, Conflict, DomainError, NotFound, ServiceUnavailable
 
-
 _CLAIMS = text(
     "select set_config('role', 'authenticated', true), "
     "set_config('request.jwt.claim.sub', :sub, true)"
