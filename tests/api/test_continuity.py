@@ -627,3 +627,39 @@ async def test_an_unedited_instance_behind_its_source_is_upstream_changed_until_
     assert await report(alice, film.branch_id, codes=CHANGES) == []
     await set_instance(alice, mara[2], carryForward=False)
     assert [w[2] for w in await report(alice, film.branch_id, codes=CHANGES)] == [3]
+
+
+# ---- planner and loader paths ---------------------------------------------------------------
+
+PANEL = f"""
+query($b: UUID!, $s: UUID!) {{
+  branch(id: $b) {{
+    id name
+    continuityReport {{ {WARNING_FIELDS} scene {{ id slug }} shot {{ id readiness {{ blockers }} }} }}
+    warnings: continuityReport(minSeverity: WARNING) {{ code }}
+    statusTagSuggestions(prefix: "S", first: 3) {{ tag uses }}
+    scenes {{ sceneNumber continuityWarnings {{ code message sceneAssetInstance {{ id effectiveDescription }} }}
+             shots {{ shotLabel readiness {{ readyForVideo blockers }} }} }}
+  }}
+  scene(id: $s) {{ continuityWarnings(minSeverity: INFO) {{ code message }} }}
+}}
+"""
+
+
+async def test_the_report_answers_alike_with_and_without_the_planner(alice: Client, bob: Client, database_url: str) -> None:
+    from continuity.demo import load_demo
+
+    lines = await load_demo(database_url, alice.user_id or "")
+    branch = next(line.split()[1] for line in lines if line.startswith("branch"))
+    scene = next(line.split()[2] for line in lines if line.startswith("scene 2"))
+    for client in (alice, bob):
+        answers = []
+        for headers in ({}, {"x-continuity-planner": "off"}):
+            response = await client.http.post(
+                "/graphql", json={"query": PANEL, "variables": {"b": branch, "s": scene}},
+                headers=client.headers() | headers,
+            )
+            answers.append(response.json())
+        assert answers[0] == answers[1]
+        assert "errors" not in answers[0]
+    assert answers[0]["data"] == {"branch": None, "scene": None}  # bob's view
