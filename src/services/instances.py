@@ -584,6 +584,9 @@ async def add_asset_to_scene(
                 },
             )
         ).mappings().one()
+        # Instance rows before the scene row (services.chains: lock order).
+        if await repair_chains(conn, ctx["scene_branch_id"]):
+            row = (await _reread(conn, [row["id"]]))[0]
         if shot_ids:
             await conn.execute(
                 _INSERT_PRESENCES,
@@ -597,8 +600,6 @@ async def add_asset_to_scene(
             )
             if not ctx["assignments_initialized"]:
                 await conn.execute(_MARK_INITIALISED, {"scene_id": scene_id})
-        if await repair_chains(conn, ctx["scene_branch_id"]):
-            row = (await _reread(conn, [row["id"]]))[0]
         if shot_ids or not ctx["assignments_initialized"]:
             await invalidate_frames(conn, [scene_id])
         return row

@@ -79,11 +79,14 @@ async def update_project(db: Database, uid: str, project_id: uuid.UUID, changes:
 
 async def delete_project(db: Database, uid: str, project_id: uuid.UUID) -> uuid.UUID:
     """Everything of the project goes (branches, scenes, ..., jobs); stored files stay."""
-    async with db.transaction(uid) as conn:
+
+    async def work(conn: Any) -> uuid.UUID:
         await conn.execute(_NO_REVISIONS)
         if (await conn.execute(_DELETE_PROJECT, {"id": project_id, "uid": uid})).first() is None:
             raise not_found("project", project_id)
-    return project_id
+        return project_id
+
+    return await db.retrying(uid, work)
 
 
 async def set_active_branch(db: Database, uid: str, project_id: uuid.UUID, branch_id: uuid.UUID) -> Any:

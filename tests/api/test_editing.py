@@ -3,6 +3,7 @@ addAssetToScene, shot edits and handoffs, updatedAt and explicit nulls."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -111,8 +112,8 @@ async def test_moving_scene_1_to_position_3_renumbers_and_relinks_without_changi
     assert instance_of(after, 3, "Mara")["inheritedFrom"]["id"] == instance_of(after, 2, "Mara")["id"]  # type: ignore[index]
     assert states(after) == states(before)
     assert [s["stageLocks"] for s in after] == [s["stageLocks"] for s in before]  # nothing outdated
-    # claims, branch lock, count, move, repair, scenes in order
-    assert took == 6
+    # claims, branch lock, count, instance locks, move, repair, scenes in order
+    assert took == 7
 
 
 async def test_move_scene_statement_count_does_not_grow_with_the_branch(alice: Client, statements: Any) -> None:
@@ -200,6 +201,32 @@ async def test_create_scene_instance_with_a_source_is_linked_by_the_rule(alice: 
     after = await scenes_of(alice, film.branch_id)
     assert instance_of(after, 5, "Pier")["inheritedFrom"]["id"] == made["id"]  # type: ignore[index]
     assert_chains_follow_the_story(after)
+
+
+async def test_concurrent_structural_edits_of_one_branch_leave_chains_that_follow_the_story(alice: Client) -> None:
+    film = await five_scenes(alice)
+    scenes = await scenes_of(alice, film.branch_id)
+    lamp2 = instance_of(scenes, 2, "Lamp")["id"]  # type: ignore[index]
+    mara4 = instance_of(scenes, 4, "Mara")["id"]  # type: ignore[index]
+    edits = [
+        alice.post(MOVE, {"id": film.scenes[1], "n": 5}),
+        alice.post(MOVE, {"id": film.scenes[4], "n": 1}),
+        alice.post(DELETE_INSTANCE, {"id": lamp2}),
+        alice.post(MOVE, {"id": film.scenes[3], "n": 2}),
+        alice.post(DELETE_INSTANCE, {"id": mara4}),
+        alice.post(UPDATE_INSTANCE, {"id": instance_of(scenes, 3, "Pier")["id"], "i": {"statusTags": ["wet"]}}),  # type: ignore[index]
+        alice.post(MOVE, {"id": film.scenes[2], "n": 4}),
+        alice.post(FORK, {"b": film.branch_id, "n": "Racing fork"}),
+    ]
+    answers = await asyncio.gather(*edits)
+    assert all("errors" not in a for a in answers), answers
+    after = await scenes_of(alice, film.branch_id)
+    assert sorted(s["sceneNumber"] for s in after) == [1, 2, 3, 4, 5]
+    assert_chains_follow_the_story(after)
+    fork = answers[-1]["data"]["forkBranch"]["id"]
+    copy = await scenes_of(alice, fork)
+    assert sorted(s["sceneNumber"] for s in copy) == [1, 2, 3, 4, 5]
+    assert_chains_follow_the_story(copy)
 
 
 # -- forkBranch ------------------------------------------------------------------------------------
