@@ -129,7 +129,8 @@ async def test_move_scene_statement_count_does_not_grow_with_the_branch(alice: C
         await alice.data(MOVE, {"id": film.scenes[1], "n": size})
         counts.append(statements.take())
         assert_chains_follow_the_story(await scenes_of(alice, film.branch_id))
-    assert counts[0] == counts[1]
+    # claims, branch lock, count, instance locks, move, repair, scenes in order
+    assert counts == [7, 7]
 
 
 async def test_deleting_a_middle_scene_relinks_its_successor_to_its_predecessor(alice: Client) -> None:
@@ -333,7 +334,9 @@ async def test_a_fork_is_a_deep_copy_pointing_only_into_itself(
         await alice.data(UPDATE_INSTANCE, {"id": target, "i": {"statusTags": ["forked only"]}})
         await alice.data(DELETE_SCENE, {"id": copy[0]["id"]})
         assert await scenes_of(alice, film.branch_id) == original
-    assert counts[0] == counts[1]
+    # 13 for the copy (claims, branch lock, branch, id map and its rows, 7 tables, revision kind)
+    # and 4 for the answer (forkedFrom, project and its active branch: claims + one read each)
+    assert counts == [17, 17]
 
 
 async def test_fork_names_are_unique_in_the_project_ignoring_case(alice: Client, bob: Client) -> None:
@@ -638,3 +641,25 @@ async def test_create_shot_continues_from_previous_null_is_omitted(alice: Client
     made = await alice.data(create, {"i": {"sceneId": film.scenes[1], "shotLabel": "1A", "shotOrder": 1,
                                            "durationSeconds": 3, "continuesFromPrevious": flag}})
     assert made["createShot"]["continuesFromPrevious"] is False
+
+
+async def test_add_asset_to_scene_costs_the_same_for_one_shot_and_for_ten(alice: Client, statements: Any) -> None:
+    counts = []
+    for shots in (1, 10):
+        film = await new_film(alice, f"{shots} shots")
+        await film.asset("Mara")
+        await film.asset("Pier", "LOCATION")
+        await alice.data("mutation($b: UUID!, $ids: [UUID!]) { lockProjectAssets(branchId: $b, ids: $ids) { id } }",
+                         {"b": film.branch_id, "ids": [film.assets["Mara"]]})
+        await film.scene(1)
+        await film.scene(2)
+        await alice.data(INHERIT, {"s": film.scenes[1]})
+        await alice.data(INHERIT, {"s": film.scenes[2]})
+        ids = [await film.shot(2, f"2{chr(65 + n)}", n + 1) for n in range(shots)]
+        statements.take()
+        await alice.data(ADD, {"i": {"sceneId": film.scenes[2], "projectAssetId": film.assets["Pier"],
+                                     "shots": [{"shotId": i} for i in ids]}})
+        counts.append(statements.take())
+        cast = (await alice.data(SHOT_CASTS, {"s": film.scenes[2]}))["scene"]["shots"]
+        assert all(len(s["assetAssignments"]) == 2 for s in cast)
+    assert counts == [15, 15]  # the write and the answer's loader reads, whatever the shot count
