@@ -213,14 +213,27 @@ def _differing(current: Any, changes: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _update_row(conn: Any, table: str, ident: uuid.UUID, values: dict[str, Any]) -> Any:
-    # Column names come from the service's own fixed lists, never from the client.
+    # Column names are checked against SCENE_COLUMNS / SHOT_COLUMNS before they get here.
     assignments = ", ".join(f"{c} = :{c}" for c in values)
     sql = text(f"update {table} set {assignments} where id = :id returning *")
     return (await conn.execute(sql, {"id": ident, **values})).mappings().one()
 
 
+SCENE_COLUMNS = frozenset({"slug", "script_excerpt", "end_state_summary", "story_day", "time_of_day"})
+SHOT_COLUMNS = frozenset(
+    {"shot_label", "duration_seconds", "setting", "action", "camera", "continues_from_previous"}
+)
+
+
+def _known(changes: dict[str, Any], columns: frozenset[str]) -> None:
+    unknown = set(changes) - columns
+    if unknown:
+        raise ValueError(f"not an editable column: {sorted(unknown)}")
+
+
 def validated_scene_changes(changes: dict[str, Any]) -> dict[str, Any]:
     """`changes` holds the fields the client sent (null included), by column."""
+    _known(changes, SCENE_COLUMNS)
     _must_have(changes, "slug", "slug")
     out = dict(changes)
     if "slug" in out:
@@ -288,6 +301,7 @@ _SHOT_INVALIDATING = ("setting", "action", "camera", "continues_from_previous")
 
 
 def validated_shot_changes(changes: dict[str, Any]) -> dict[str, Any]:
+    _known(changes, SHOT_COLUMNS)
     for field, column in (
         ("shotLabel", "shot_label"),
         ("durationSeconds", "duration_seconds"),
