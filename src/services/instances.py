@@ -16,7 +16,7 @@ from sqlalchemy import text
 from services import validation
 from services.assignments import lock_scene_writers
 from services.chains import lock_branch, repair_chains
-from services.db.database import Database
+from services.db.database import Database, retried
 from services.errors import (
     BadUserInput,
     Conflict,
@@ -193,6 +193,7 @@ class Inheritance:
     instances: list[Any]
 
 
+@retried
 async def inherit_scene_assets(db: Database, uid: str, scene_id: uuid.UUID) -> Inheritance:
     async with db.transaction(uid) as conn:
         branch = await lock_branch(conn, uid, "scene", scene_id)
@@ -220,6 +221,7 @@ async def inherit_scene_assets(db: Database, uid: str, scene_id: uuid.UUID) -> I
     )
 
 
+@retried
 async def create_scene_asset_instance(
     db: Database,
     uid: str,
@@ -394,6 +396,7 @@ async def update_scene_asset_instance(
     return row
 
 
+@retried
 async def delete_scene_asset_instance(db: Database, uid: str, instance_id: uuid.UUID) -> uuid.UUID:
     async with db.transaction(uid) as conn:
         branch = await lock_branch(conn, uid, "scene asset instance", instance_id)

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import text
 
 from services import validation
-from services.db.database import Database
+from services.db.database import Database, retried
 from services.errors import BadUserInput, not_found
 from services.ownership import owned
 
@@ -63,6 +63,7 @@ _ACTIVE_CONTEXT = text(
 _SET_ACTIVE = text("update projects set active_branch_id = :branch_id where id = :id returning *")
 
 
+@retried
 async def update_project(db: Database, uid: str, project_id: uuid.UUID, changes: dict[str, Any]) -> Any:
     if "title" in changes:
         if changes["title"] is None:
@@ -89,6 +90,7 @@ async def delete_project(db: Database, uid: str, project_id: uuid.UUID) -> uuid.
     return await db.retrying(uid, work)
 
 
+@retried
 async def set_active_branch(db: Database, uid: str, project_id: uuid.UUID, branch_id: uuid.UUID) -> Any:
     async with db.transaction(uid) as conn:
         ctx = (

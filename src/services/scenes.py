@@ -17,7 +17,7 @@ from sqlalchemy import text
 
 from services import validation
 from services.chains import lock_branch, lock_instances, repair_chains
-from services.db.database import Database
+from services.db.database import Database, retried
 from services.errors import BadUserInput, Conflict, not_found
 from services.ownership import owned
 from services.stages import invalidate_frames
@@ -249,6 +249,7 @@ def validated_scene_changes(changes: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+@retried
 async def update_scene(
     db: Database, uid: str, scene_id: uuid.UUID, changes: dict[str, Any], expected_updated_at: datetime | None = None
 ) -> Any:
@@ -318,6 +319,7 @@ def validated_shot_changes(changes: dict[str, Any]) -> dict[str, Any]:
     return dict(changes)
 
 
+@retried
 async def update_shot(
     db: Database, uid: str, shot_id: uuid.UUID, changes: dict[str, Any], expected_updated_at: datetime | None = None
 ) -> Any:
@@ -336,6 +338,7 @@ async def update_shot(
     return row
 
 
+@retried
 async def delete_shot(db: Database, uid: str, shot_id: uuid.UUID) -> uuid.UUID:
     async with db.transaction(uid) as conn:
         gone = (await conn.execute(_DELETE_SHOT, {"id": shot_id, "uid": uid})).mappings().first()
@@ -345,6 +348,7 @@ async def delete_shot(db: Database, uid: str, shot_id: uuid.UUID) -> uuid.UUID:
     return shot_id
 
 
+@retried
 async def reorder_shots(db: Database, uid: str, scene_id: uuid.UUID, shot_ids: Sequence[uuid.UUID]) -> list[Any]:
     """Shot orders become 1..n in the order given; the list holds each shot of the scene once."""
     validation.list_size("shotIds", shot_ids)
