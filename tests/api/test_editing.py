@@ -148,6 +148,24 @@ async def test_deleting_a_middle_scene_relinks_its_successor_to_its_predecessor(
     assert states(after) == unchanged
 
 
+async def test_move_scene_closes_gaps_first(alice: Client) -> None:
+    film = await five_scenes(alice)
+    await alice.data(DELETE_SCENE, {"id": film.scenes[3]})  # numbers 1, 2, 4, 5
+    stamps = "query($b: UUID!) { branch(id: $b) { scenes { id updatedAt } } }"
+    before = {s["id"]: s["updatedAt"] for s in (await alice.data(stamps, {"b": film.branch_id}))["branch"]["scenes"]}
+    moved = (await alice.data(MOVE, {"id": film.scenes[5], "n": 1}))["moveScene"]
+    assert [(s["id"], s["sceneNumber"]) for s in moved] == [
+        (film.scenes[5], 1), (film.scenes[1], 2), (film.scenes[2], 3), (film.scenes[4], 4)]
+    after = {s["id"]: s["updatedAt"] for s in (await alice.data(stamps, {"b": film.branch_id}))["branch"]["scenes"]}
+    # updatedAt moves with sceneNumber, and only with it: scene 4 kept its number.
+    assert after[film.scenes[4]] == before[film.scenes[4]]
+    assert all(after[film.scenes[n]] > before[film.scenes[n]] for n in (1, 2, 5))
+    assert_chains_follow_the_story(await scenes_of(alice, film.branch_id))
+    # To its own position: only the renumbering (none left to do), nothing moves.
+    again = (await alice.data(MOVE, {"id": film.scenes[2], "n": 3}))["moveScene"]
+    assert again == moved
+
+
 async def test_an_asset_absent_from_a_scene_stays_one_chain_across_the_gap_whatever_moves(alice: Client) -> None:
     film = await five_scenes(alice)
     scenes = await scenes_of(alice, film.branch_id)
