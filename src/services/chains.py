@@ -6,9 +6,17 @@ deletes an instance, or moves or deletes a scene, runs the repair in its own tra
 statement for any number of scenes and assets. A relink sets the link time and nothing else:
 no state, no modification count, no stage invalidation.
 
-*The branch lock*: those writes, and createScene and forkBranch, first lock the branch row
-(`for no key update`: inserts that reference the branch only need a key-share lock, so they
-are not held up), so they see each other's committed work and never interleave.
+*The branch lock*: those writes, and createScene and forkBranch, first write the branch row
+(its updated_at), so they run one after another and each sees what the one before committed.
+A write rather than `select ... for update`: a fork reads under repeatable read, and PostgreSQL
+refuses (as a serialization failure, retried by the server) to lock a row that a transaction
+committed after the fork's snapshot was taken, so a fork never copies a branch from before the
+structural edit it waited for. The lock is `no key update`: inserts that reference the branch
+take a key-share lock and are not held up.
+
+Lock order, so that no two writers wait on each other in a circle: branch, then instance rows,
+then scene rows. Instance writers elsewhere lock their instance and then the scene row they
+invalidate; so moveScene and deleteScene lock the branch's instances before touching scenes.
 """
 
 from __future__ import annotations
@@ -38,35 +46,28 @@ _REPAIR = text(
     """
 )
 
-_LOCK_BRANCH = text(
-    f"""
-    select b.id, b.project_id from branches b
-     where b.id = :id and {owned("b")}
-       for no key update of b
-    """
-)
 
-_LOCK_BRANCH_OF_SCENE = text(
-    f"""
-    select b.id, b.project_id from branches b
-     where b.id = (select s.branch_id from scenes s where s.id = :id and {owned("s")})
-       for no key update of b
-    """
-)
+def _lock(branch_of: str) -> Any:
+    return text(
+        f"""
+        update branches b set updated_at = clock_timestamp()
+         where b.id = ({branch_of}) and {owned("b")}
+        returning b.id, b.project_id
+        """
+    )
 
-_LOCK_BRANCH_OF_INSTANCE = text(
-    f"""
-    select b.id, b.project_id from branches b
-     where b.id = (select i.branch_id from scene_asset_instances i where i.id = :id and {owned("i")})
-       for no key update of b
-    """
-)
 
-_LOCK_BRANCH_OF_ASSET = text(
-    f"""
-    select b.id, b.project_id from branches b
-     where b.id = (select a.branch_id from project_assets a where a.id = :id and {owned("a")})
-       for no key update of b
+_LOCK_BRANCH = _lock("select cast(:id as uuid)")
+_LOCK_BRANCH_OF_SCENE = _lock(f"select s.branch_id from scenes s where s.id = :id and {owned('s')}")
+_LOCK_BRANCH_OF_INSTANCE = _lock(
+    f"select i.branch_id from scene_asset_instances i where i.id = :id and {owned('i')}"
+)
+_LOCK_BRANCH_OF_ASSET = _lock(f"select a.branch_id from project_assets a where a.id = :id and {owned('a')}")
+
+_LOCK_INSTANCES = text(
+    """
+    select count(*) from (
+        select 1 from scene_asset_instances where branch_id = :branch_id order by id for update) locked
     """
 )
 
@@ -85,6 +86,11 @@ async def lock_branch(conn: Any, uid: str, kind: str, ident: uuid.UUID) -> Any:
     if row is None:
         raise not_found(kind, ident)
     return row
+
+
+async def lock_instances(conn: Any, branch_id: uuid.UUID) -> None:
+    """Locks every instance of the branch (in id order) before scene rows are written."""
+    await conn.execute(_LOCK_INSTANCES, {"branch_id": branch_id})
 
 
 async def repair_chains(conn: Any, branch_id: uuid.UUID) -> int:

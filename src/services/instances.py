@@ -16,7 +16,7 @@ from sqlalchemy import text
 from services import validation
 from services.assignments import lock_scene_writers
 from services.chains import lock_branch, repair_chains
-from services.db.database import Database
+from services.db.database import Database, retried
 from services.errors import (
     BadUserInput,
     Conflict,
@@ -199,6 +199,7 @@ class Inheritance:
     instances: list[Any]
 
 
+@retried
 async def inherit_scene_assets(db: Database, uid: str, scene_id: uuid.UUID) -> Inheritance:
     async with db.transaction(uid) as conn:
         branch = await lock_branch(conn, uid, "scene", scene_id)
@@ -226,6 +227,7 @@ async def inherit_scene_assets(db: Database, uid: str, scene_id: uuid.UUID) -> I
     )
 
 
+@retried
 async def create_scene_asset_instance(
     db: Database,
     uid: str,
@@ -402,6 +404,7 @@ async def update_scene_asset_instance(
     return row
 
 
+@retried
 async def delete_scene_asset_instance(db: Database, uid: str, instance_id: uuid.UUID) -> uuid.UUID:
     async with db.transaction(uid) as conn:
         branch = await lock_branch(conn, uid, "scene asset instance", instance_id)
@@ -592,6 +595,9 @@ async def add_asset_to_scene(
                 },
             )
         ).mappings().one()
+        # Instance rows before the scene row (services.chains: lock order).
+        if await repair_chains(conn, ctx["scene_branch_id"]):
+            row = (await _reread(conn, [row["id"]]))[0]
         if shot_ids:
             await conn.execute(
                 _INSERT_PRESENCES,
@@ -605,8 +611,6 @@ async def add_asset_to_scene(
             )
             if not ctx["assignments_initialized"]:
                 await conn.execute(_MARK_INITIALISED, {"scene_id": scene_id})
-        if await repair_chains(conn, ctx["scene_branch_id"]):
-            row = (await _reread(conn, [row["id"]]))[0]
         if shot_ids or not ctx["assignments_initialized"]:
             await invalidate_frames(conn, [scene_id])
         return row

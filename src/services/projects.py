@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import text
 
 from services import validation
-from services.db.database import Database
+from services.db.database import Database, retried
 from services.errors import BadUserInput, not_found
 from services.ownership import owned
 
@@ -63,6 +63,7 @@ _ACTIVE_CONTEXT = text(
 _SET_ACTIVE = text("update projects set active_branch_id = :branch_id where id = :id returning *")
 
 
+@retried
 async def update_project(db: Database, uid: str, project_id: uuid.UUID, changes: dict[str, Any]) -> Any:
     if "title" in changes:
         if changes["title"] is None:
@@ -79,13 +80,17 @@ async def update_project(db: Database, uid: str, project_id: uuid.UUID, changes:
 
 async def delete_project(db: Database, uid: str, project_id: uuid.UUID) -> uuid.UUID:
     """Everything of the project goes (branches, scenes, ..., jobs); stored files stay."""
-    async with db.transaction(uid) as conn:
+
+    async def work(conn: Any) -> uuid.UUID:
         await conn.execute(_NO_REVISIONS)
         if (await conn.execute(_DELETE_PROJECT, {"id": project_id, "uid": uid})).first() is None:
             raise not_found("project", project_id)
-    return project_id
+        return project_id
+
+    return await db.retrying(uid, work)
 
 
+@retried
 async def set_active_branch(db: Database, uid: str, project_id: uuid.UUID, branch_id: uuid.UUID) -> Any:
     async with db.transaction(uid) as conn:
         ctx = (

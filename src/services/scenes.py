@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import text
 
 from services import validation
-from services.chains import lock_branch, repair_chains
-from services.db.database import Database
+from services.chains import lock_branch, lock_instances, repair_chains
+from services.db.database import Database, retried
 from services.errors import BadUserInput, Conflict, not_found
 from services.ownership import owned
 from services.stages import invalidate_frames
@@ -89,12 +89,14 @@ _REORDER_CONTEXT = text(
     """
 )
 
-_SCENE_OWNED = text(
-    f"""
-    select s.id, (select count(*) from shots a where a.scene_id = s.id) as shots
-      from scenes s
-     where s.id = :id and {owned('s')}
-       for no key update of s
+_SCENE_OWNED = text(f"select s.id from scenes s where s.id = :id and {owned('s')}")
+
+# Concurrent reorders of one scene run one after another. The shots, not the scene row: a shot
+# update locks its shot and then the scene row it invalidates, so this lock comes first.
+_LOCK_SHOTS = text(
+    """
+    select count(*) as shots from (
+        select 1 from shots where scene_id = :scene_id order by id for no key update) locked
     """
 )
 
@@ -211,14 +213,27 @@ def _differing(current: Any, changes: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _update_row(conn: Any, table: str, ident: uuid.UUID, values: dict[str, Any]) -> Any:
-    # Column names come from the service's own fixed lists, never from the client.
+    # Column names are checked against SCENE_COLUMNS / SHOT_COLUMNS before they get here.
     assignments = ", ".join(f"{c} = :{c}" for c in values)
     sql = text(f"update {table} set {assignments} where id = :id returning *")
     return (await conn.execute(sql, {"id": ident, **values})).mappings().one()
 
 
+SCENE_COLUMNS = frozenset({"slug", "script_excerpt", "end_state_summary", "story_day", "time_of_day"})
+SHOT_COLUMNS = frozenset(
+    {"shot_label", "duration_seconds", "setting", "action", "camera", "continues_from_previous"}
+)
+
+
+def _known(changes: dict[str, Any], columns: frozenset[str]) -> None:
+    unknown = set(changes) - columns
+    if unknown:
+        raise ValueError(f"not an editable column: {sorted(unknown)}")
+
+
 def validated_scene_changes(changes: dict[str, Any]) -> dict[str, Any]:
     """`changes` holds the fields the client sent (null included), by column."""
+    _known(changes, SCENE_COLUMNS)
     _must_have(changes, "slug", "slug")
     out = dict(changes)
     if "slug" in out:
@@ -234,6 +249,7 @@ def validated_scene_changes(changes: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+@retried
 async def update_scene(
     db: Database, uid: str, scene_id: uuid.UUID, changes: dict[str, Any], expected_updated_at: datetime | None = None
 ) -> Any:
@@ -255,6 +271,7 @@ async def delete_scene(db: Database, uid: str, scene_id: uuid.UUID) -> uuid.UUID
 
     async def work(conn: Any) -> uuid.UUID:
         branch = await lock_branch(conn, uid, "scene", scene_id)
+        await lock_instances(conn, branch["id"])
         await conn.execute(_DELETE_SCENE, {"id": scene_id})
         await repair_chains(conn, branch["id"])
         return scene_id
@@ -272,6 +289,7 @@ async def move_scene(db: Database, uid: str, scene_id: uuid.UUID, scene_number: 
         count = (await conn.execute(_SCENE_COUNT, {"branch_id": branch["id"]})).scalar_one()
         if scene_number > count:
             raise BadUserInput(f"sceneNumber: the branch has {count} scenes, so {scene_number} is past its end")
+        await lock_instances(conn, branch["id"])
         await conn.execute(_MOVE_SCENE, {"branch_id": branch["id"], "id": scene_id, "to": scene_number})
         await repair_chains(conn, branch["id"])
         return list((await conn.execute(_SCENES_OF_BRANCH, {"branch_id": branch["id"]})).mappings())
@@ -284,6 +302,7 @@ _SHOT_INVALIDATING = ("setting", "action", "camera", "continues_from_previous")
 
 
 def validated_shot_changes(changes: dict[str, Any]) -> dict[str, Any]:
+    _known(changes, SHOT_COLUMNS)
     for field, column in (
         ("shotLabel", "shot_label"),
         ("durationSeconds", "duration_seconds"),
@@ -300,6 +319,7 @@ def validated_shot_changes(changes: dict[str, Any]) -> dict[str, Any]:
     return dict(changes)
 
 
+@retried
 async def update_shot(
     db: Database, uid: str, shot_id: uuid.UUID, changes: dict[str, Any], expected_updated_at: datetime | None = None
 ) -> Any:
@@ -318,6 +338,7 @@ async def update_shot(
     return row
 
 
+@retried
 async def delete_shot(db: Database, uid: str, shot_id: uuid.UUID) -> uuid.UUID:
     async with db.transaction(uid) as conn:
         gone = (await conn.execute(_DELETE_SHOT, {"id": shot_id, "uid": uid})).mappings().first()
@@ -327,15 +348,15 @@ async def delete_shot(db: Database, uid: str, shot_id: uuid.UUID) -> uuid.UUID:
     return shot_id
 
 
+@retried
 async def reorder_shots(db: Database, uid: str, scene_id: uuid.UUID, shot_ids: Sequence[uuid.UUID]) -> list[Any]:
     """Shot orders become 1..n in the order given; the list holds each shot of the scene once."""
     validation.list_size("shotIds", shot_ids)
     ids = list(shot_ids)
     async with db.transaction(uid) as conn:
-        # The scene row lock keeps concurrent reorders of one scene apart.
-        scene = (await conn.execute(_SCENE_OWNED, {"id": scene_id, "uid": uid})).mappings().first()
-        if scene is None:
+        if (await conn.execute(_SCENE_OWNED, {"id": scene_id, "uid": uid})).first() is None:
             raise not_found("scene", scene_id)
+        total = int((await conn.execute(_LOCK_SHOTS, {"scene_id": scene_id})).scalar_one())
         found = list((await conn.execute(_REORDER_CONTEXT, {"ids": ids, "scene_id": scene_id})).mappings())
         seen: dict[uuid.UUID, int] = {}
         for n, row in enumerate(found):
@@ -344,7 +365,6 @@ async def reorder_shots(db: Database, uid: str, scene_id: uuid.UUID, shot_ids: S
             if row["shot_id"] in seen:
                 raise BadUserInput(f"shotIds[{n}]: repeats shotIds[{seen[row['shot_id']]}]")
             seen[row["shot_id"]] = n
-        total = int(scene["shots"])
         if len(seen) != total:
             raise BadUserInput(f"shotIds: {total - len(seen)} shot(s) of scene {scene_id} left out")
         if not ids:

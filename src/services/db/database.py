@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import random
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -58,7 +59,26 @@ _IN_UNIT_OF_WORK = "continuity.unit_of_work"
 
 # Serialization failures and deadlocks: the transaction lost a race, not the request's fault.
 RETRYABLE = frozenset({"40001", "40P01"})
+RETRY_ATTEMPTS = 8
 T = TypeVar("T")
+
+
+def retried(service: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+    """A service function (one unit of work per call) called again from the start when the
+    database aborted it for a serialization failure or a deadlock: clients never see either."""
+
+    @functools.wraps(service)
+    async def call(*args: Any, **kwargs: Any) -> T:
+        for attempt in range(RETRY_ATTEMPTS):
+            try:
+                return await service(*args, **kwargs)
+            except DBAPIError as error:
+                if sqlstate(error) not in RETRYABLE or attempt == RETRY_ATTEMPTS - 1:
+                    raise
+            await asyncio.sleep(random.uniform(0.005, 0.02) * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    return call
 
 
 class StatementCounter:
@@ -211,7 +231,7 @@ class Database:
         work: Callable[[AsyncConnection], Awaitable[T]],
         *,
         isolation: str | None = None,
-        attempts: int = 8,
+        attempts: int = RETRY_ATTEMPTS,
     ) -> T:
         """`work` in one unit of work, run again from the start when the database aborted it
         for a serialization failure or a deadlock, so the client never sees either."""
