@@ -17,6 +17,7 @@ import httpx
 REPEAT = 3
 
 INHERIT = "mutation($s: UUID!) { inheritSceneAssets(sceneId: $s) { count } }"
+PROPAGATE = "mutation($s: UUID!) { propagateSceneAssetInstance(id: $s) { unchangedCount updated { id } } }"
 POPULATE = "mutation($s: UUID!) { autoPopulateShotAssignments(sceneId: $s) { created existing } }"
 PROMPTS = "mutation($s: UUID!) { generateShotPrompts(sceneId: $s) { id } }"
 FORK = "mutation($s: UUID!, $n: String!) { forkBranch(branchId: $s, name: $n) { id } }"
@@ -164,6 +165,68 @@ MOVE_RESET = (
       from ordered o where i.id = o.id and i.inherited_from_instance_id is distinct from o.parent
     """,
 )
+# propagateSceneAssetInstance's core: the new state of every unedited descendant of the roots,
+# top down from each parent's new state, and one update of those that differ (the revisions
+# triggers fire here as they do for the API).
+PROPAGATE_CORE = """
+with recursive walk (id, depth, description_override, effective_description, status_tags,
+                     image_key_url, image_is_own, carry_forward, base_version, base_description,
+                     base_image_key_url, path) as (
+    select i.id, 0, i.description_override, i.effective_description, i.status_tags,
+           i.image_key_url, i.image_is_own, i.carry_forward, i.base_version, i.base_description,
+           i.base_image_key_url, array[i.id]
+      from scene_asset_instances i where i.id = any($1::uuid[])
+    union all
+    select c.id, w.depth + 1,
+           case when w.carry_forward then w.description_override end,
+           case when w.carry_forward then w.effective_description else a.description end,
+           case when w.carry_forward then w.status_tags else '{}'::text[] end,
+           case when w.carry_forward then w.image_key_url else a.image_key_url end,
+           w.carry_forward and w.image_is_own, w.carry_forward,
+           case when w.carry_forward then w.base_version else a.version end,
+           case when w.carry_forward then w.base_description else a.description end,
+           case when w.carry_forward then w.base_image_key_url else a.image_key_url end,
+           w.path || c.id
+      from walk w
+      join scene_asset_instances c on c.inherited_from_instance_id = w.id
+      join project_assets a on a.id = c.project_asset_id
+     where not c.edited and c.id <> all(w.path))
+update scene_asset_instances i
+   set description_override = w.description_override, effective_description = w.effective_description,
+       status_tags = w.status_tags, image_key_url = w.image_key_url, image_is_own = w.image_is_own,
+       carry_forward = w.carry_forward, base_version = w.base_version,
+       base_description = w.base_description, base_image_key_url = w.base_image_key_url
+  from walk w
+ where i.id = w.id and w.depth > 0
+   and (i.description_override, i.effective_description, i.status_tags, i.image_key_url,
+        i.image_is_own, i.carry_forward, i.base_version)
+       is distinct from (w.description_override, w.effective_description, w.status_tags,
+                         w.image_key_url, w.image_is_own, w.carry_forward, w.base_version)
+"""
+# Between repetitions every later scene's tags differ from what propagation gives, so each
+# run writes every descendant; recorded as nothing, and never marking an instance edited.
+SCRAMBLE = """
+with quiet as materialized (select set_config('continuity.revision_kind', 'none', true))
+update scene_asset_instances i set status_tags = array['scrambled']
+  from quiet, scenes s
+ where i.branch_id = $1::uuid and s.id = i.scene_id and s.scene_number > 1
+"""
+SCENE_ONE = """
+select i.id from scene_asset_instances i join scenes s on s.id = i.scene_id
+  join project_assets a on a.id = i.project_asset_id
+ where s.branch_id = $1::uuid and s.scene_number = 1
+ order by a.asset_type, lower(a.name), a.id
+"""
+
+
+def propagate_all(count: int) -> str:
+    """One document propagating `count` instances (aliased fields run one after another)."""
+    variables = ", ".join(f"$s{n}: UUID!" for n in range(count))
+    fields = " ".join(
+        f"p{n}: propagateSceneAssetInstance(id: $s{n}) {{ unchangedCount updated {{ id }} }}"
+        for n in range(count)
+    )
+    return f"mutation({variables}) {{ {fields} }}"
 
 
 async def _served(url: str, token: str) -> set[str]:
@@ -201,6 +264,14 @@ async def _core(dsn: str, sql: str, *args: Any) -> float:
         await conn.close()
 
 
+async def _fetch(dsn: str, sql: str, *args: Any) -> list[Any]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return list(await conn.fetch(sql, *args))
+    finally:
+        await conn.close()
+
+
 async def _system(dsn: str, sql: str | tuple[str, ...], *args: Any) -> None:
     conn = await asyncpg.connect(dsn)
     try:
@@ -220,7 +291,7 @@ async def measure(url: str, token: str, dsn: str, films: dict[str, Any]) -> dict
 
     async def timed(name: str, mutation: str, query: str, variables: dict[str, Any],
                     core: tuple[Any, ...], reset: str | tuple[str, ...] | None, note: str = "",
-                    restore: bool = False) -> None:
+                    restore: bool = False, reset_arg: Any = None) -> None:
         if mutation not in served:
             out[name] = {"skipped": f"the server does not serve {mutation} yet"}
             return
@@ -228,11 +299,11 @@ async def measure(url: str, token: str, dsn: str, films: dict[str, Any]) -> dict
         try:
             for _ in range(REPEAT):
                 if reset:
-                    await _system(dsn, reset, variables["s"])
+                    await _system(dsn, reset, variables["s"] if reset_arg is None else reset_arg)
                 cores.append(await _core(dsn, *core))
                 api.append(await _api(url, token, query, variables))
             if restore and reset:  # leave the standard film as it was built
-                await _system(dsn, reset, variables["s"])
+                await _system(dsn, reset, variables["s"] if reset_arg is None else reset_arg)
         except RuntimeError as error:
             out[name] = {"skipped": f"{mutation} failed: {error}"}
             return
@@ -255,4 +326,15 @@ async def measure(url: str, token: str, dsn: str, films: dict[str, Any]) -> dict
     await timed(f"moveScene 1 to {last} (standard film)", "moveScene", MOVE, {"s": standard.scenes[1], "n": last},
                 (MOVE_CORE, standard.scenes[1], last), MOVE_RESET,
                 note="core: the shift alone; the API also repairs chains", restore=True)
+    # Propagation over the standard film: one scene-1 instance down its 40-scene chain, then
+    # every asset's (25 chains) in one document against one statement over all 25 roots.
+    roots = [str(r["id"]) for r in await _fetch(dsn, SCENE_ONE, standard.branch_id)]
+    if roots:
+        await timed("propagate 1 chain of 40 scenes", "propagateSceneAssetInstance", PROPAGATE,
+                    {"s": roots[0]}, (PROPAGATE_CORE, roots[:1]), SCRAMBLE,
+                    reset_arg=standard.branch_id)
+        await timed(f"propagate {len(roots)} chains of 40 scenes", "propagateSceneAssetInstance",
+                    propagate_all(len(roots)), {f"s{n}": r for n, r in enumerate(roots)},
+                    (PROPAGATE_CORE, roots), SCRAMBLE, reset_arg=standard.branch_id,
+                    note="one document of aliased mutations vs one statement over every root")
     return out

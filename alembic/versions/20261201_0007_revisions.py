@@ -158,9 +158,13 @@ begin
                                     reason, actor_user_id)
     select c.project_id, c.branch_id, c.id, c.scene_id, c.project_asset_id, {_next_number("c")},
            kind, c.changed, c.before, c.after,
-           case when kind in ('updated', 'reverted') then c.modification_reason end, auth.uid()
+           case when kind in ('updated', 'reverted') and c.counted then c.modification_reason end,
+           auth.uid()
+      -- The reason is the one given with this change: the modification tracker keeps the
+      -- previous one when the change was not counted.
       from (select n.id, n.project_id, n.branch_id, n.scene_id, n.project_asset_id,
-                   n.modification_reason, {_changed("o", "n")} as changed,
+                   n.modification_reason, n.modification_count <> o.modification_count as counted,
+                   {_changed("o", "n")} as changed,
                    {_state("o")} as before, {_state("n")} as after
               from new_rows n join old_rows o on o.id = n.id) c
      where cardinality(c.changed) > 0;

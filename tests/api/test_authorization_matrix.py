@@ -28,7 +28,7 @@ query($p: UUID!, $b: UUID!) {
     scenes {
       id sceneNumber slug storyDay timeOfDay updatedAt stageLocks { stage status }
       assetInstances { id descriptionOverride imageKeyUrl statusTags carryForward effectiveDescription modificationCount
-                       edited revisions(first: 100) { id number kind } }
+                       edited revisions(first: 10) { id number kind } }
       shots { id shotLabel shotOrder action continuesFromPrevious updatedAt framePrompt videoPrompt assetAssignments { id presenceType updatedAt } transformationEvents { id postDescription } }
     }
   }

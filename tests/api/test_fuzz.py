@@ -43,7 +43,7 @@ query($b: UUID!) {
     scenes {
       id sceneNumber slug scriptExcerpt endStateSummary stageLocks { stage status }
       assetInstances { id descriptionOverride imageKeyUrl statusTags carryForward effectiveDescription modificationCount
-                       edited revisions(first: 100) { id number kind } }
+                       edited revisions(first: 10) { id number kind } }
       shots { id shotLabel shotOrder durationSeconds framePrompt videoPrompt assetAssignments { id presenceType } }
     }
   }

@@ -97,15 +97,16 @@ async def film(database_url: str, alice: Client) -> BenchFilm:
         await conn.close()
 
 
-@pytest.mark.parametrize("name", ["scene_page", "stage9_page", "continuity_page"])
+@pytest.mark.parametrize("name", ["scene_page", "stage9_page", "continuity_page", "history_page"])
 async def test_benchmark_queries_answer_alike_on_both_paths(
     name: str, film: BenchFilm, alice: Client, bob: Client
 ) -> None:
     query = (QUERIES / f"{name}.graphql").read_text()
-    target = film.branch_id if name == "continuity_page" else film.scenes[3]
+    by_branch = name in ("continuity_page", "history_page")
+    target = film.branch_id if by_branch else film.scenes[3]
     await both(alice, query, {"id": target})
     theirs = await both(bob, query, {"id": target})
-    assert theirs["data"] == {"branch" if name == "continuity_page" else "scene": None}
+    assert theirs["data"] == {"branch" if by_branch else "scene": None}
 
 
 async def test_scene_page_is_one_statement_after_the_claims(film: BenchFilm, alice: Client, statements: Any) -> None:

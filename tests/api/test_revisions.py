@@ -7,8 +7,10 @@ import asyncio
 import uuid
 from typing import Any
 
+import pytest
 from sqlalchemy import text
 
+from services.errors import NotFound
 from tests.api.test_instances import (
     CREATE,
     DELETE,
@@ -179,7 +181,7 @@ async def test_resync_records_resynced_without_a_reason_and_marks_the_instance_e
 
 
 async def test_the_workers_image_records_image_generated_with_no_actor(alice: Client) -> None:
-    film, instances = await film_with_instances(alice)
+    _, instances = await film_with_instances(alice)
     mara = instances["Mara"]
     queued = await alice.data("mutation($id: UUID!) { generateSceneAssetImage(instanceId: $id) { id } }", {"id": mara})
     job = queued["generateSceneAssetImage"]["id"]
@@ -292,14 +294,11 @@ async def test_a_fork_copies_revisions_then_records_one_forked_revision_each(ali
     original = await history(alice, mara["id"])
     assert seen["revisions"][1]["createdAt"] == original["revisions"][0]["createdAt"]
     # Someone else cannot copy into the fork.
-    bob = str(uuid.uuid4())
-    try:
-        await _as(server, bob, "select continuity_copy_instance_revisions(:b, array[cast(:src as uuid)], "
+    with pytest.raises(NotFound):  # the function's 42501, answered like a missing branch
+        await _as(server, str(uuid.uuid4()), "select continuity_copy_instance_revisions(:b, array[cast(:src as uuid)], "
                   "array[gen_random_uuid()], array[cast(:scene as uuid)], array[cast(:asset as uuid)])",
                   b=branch, src=mara["id"], scene=scene, asset=asset)
-        raise AssertionError("another user copied revisions")
-    except Exception as error:  # noqa: BLE001 - the database's refusal, whatever the driver wraps it in
-        assert "not found" in str(error).lower()
+    assert len((await history(alice, str(copy)))["revisions"]) == 3
 
 
 # -- the lists --------------------------------------------------------------------------------
@@ -337,10 +336,10 @@ async def test_asset_revisions_are_every_instance_of_the_asset_by_time_newest_fi
 
 
 async def test_history_diffs_and_edited_of_a_whole_branch_cost_what_one_scene_costs(alice: Client, statements: Any) -> None:
-    query = f"""query($id: UUID!) {{ branch(id: $id) {{
-        assets {{ revisions(first: 5) {{ number }} }}
-        scenes {{ assetInstances {{ id edited revisions(first: 3) {{ number kind }}
-                  diffFromSource {{ unchanged tagsAdded }} }} }} }} }}"""
+    query = """query($id: UUID!) { branch(id: $id) {
+        assets { revisions(first: 5) { number } }
+        scenes { assetInstances { id edited revisions(first: 3) { number kind }
+                  diffFromSource { unchanged tagsAdded } } } } }"""
     counts = []
     for scenes in (1, 8):
         film = await three_scene_film(alice)
@@ -563,7 +562,7 @@ async def test_propagation_outdates_locked_frame_stages_only_where_it_changed_wh
 async def test_propagation_costs_the_same_statements_over_6_and_60_scenes(alice: Client, statements: Any) -> None:
     counts = []
     for scenes in (6, 60):
-        film, ids = await chain_film(alice, scenes)
+        _, ids = await chain_film(alice, scenes)
         await alice.data(UPDATE, {"id": ids["Mara"][0], "i": {"statusTags": ["muddy"]}})
         statements.take()
         result = (await alice.data(PROPAGATE, {"id": ids["Mara"][0]}))["propagateSceneAssetInstance"]
@@ -615,3 +614,63 @@ async def test_propagating_a_missing_or_another_users_instance_is_not_found(alic
     assert await alice.code(PROPAGATE, {"id": str(uuid.uuid4())}) == "NOT_FOUND"
     assert await bob.code(REVERT, {"id": ids["Mara"][0], "r": 1}) == "NOT_FOUND"
     assert (await bob.data(HISTORY, {"id": ids["Mara"][0]}))["sceneAssetInstance"] is None
+
+
+def test_a_revisions_list_costs_what_its_first_asks_for() -> None:
+    from graphql import parse
+
+    from gql.limits import LimitSettings, QueryLimits
+    from gql.schema import create_schema
+    from services.config import load_settings
+
+    settings = load_settings()
+    limits = QueryLimits(create_schema(settings)._schema, LimitSettings.of(settings))
+
+    def cost(arguments: str) -> int:
+        document = parse(f"query($n: Int) {{ sceneAssetInstance(id: \"x\") {{ revisions{arguments} {{ number }} }} }}")
+        return limits.measure(document).cost
+
+    assert cost("(first: 5)") == 1 + 5 * 2
+    assert cost("") == cost("(first: null)") == 1 + 50 * 2
+    assert cost("(first: $n)") == 1 + 100 * 2
+
+
+async def test_concurrent_propagations_of_different_assets_through_the_same_locked_scenes_all_succeed(alice: Client) -> None:
+    film, ids = await chain_film(alice, 8, ("Mara", "Tom", "Lamp"))
+    for round_ in range(3):
+        for n in range(2, 9):
+            await alice.data(STAGE, {"s": film.scenes[n], "n": 9, "st": "LOCKED"})
+        for name in ids:
+            await alice.data(UPDATE, {"id": ids[name][0], "i": {"statusTags": [f"{name}-{round_}"]}})
+        results = await asyncio.gather(*(alice.post(PROPAGATE, {"id": ids[name][0]}) for name in ids))
+        assert all(not r.get("errors") for r in results), results
+        assert [len(r["data"]["propagateSceneAssetInstance"]["updated"]) for r in results] == [7, 7, 7]
+        locks = await asyncio.gather(*(alice.data(LOCKS, {"s": film.scenes[n]}) for n in range(2, 9)))
+        assert all(lock["scene"]["stageLocks"] == [{"stage": 9, "status": "OUTDATED"}] for lock in locks)
+
+
+async def test_a_propagation_that_moves_only_the_base_counts_and_names_the_first_changed_state_column(alice: Client) -> None:
+    film, ids = await chain_film(alice, 3)
+    mara = ids["Mara"]
+    await alice.data(UPDATE, {"id": mara[0], "i": {"carryForward": False}})
+    await alice.data(PROPAGATE, {"id": mara[0]})  # scenes 2-3 take carryForward false
+    await alice.data(UPDATE_ASSET, {"id": film.assets["Mara"], "i": {"description": "Mara, older"}})
+    result = (await alice.data(PROPAGATE, {"id": mara[0]}))["propagateSceneAssetInstance"]
+    assert [u["scene"]["sceneNumber"] for u in result["updated"]] == [2, 3]
+    seen = await history(alice, mara[1])
+    assert (seen["modificationCount"], seen["lastModifiedField"], seen["modificationReason"]) == (
+        2, "effective_description", None)
+    assert seen["revisions"][0]["changedFields"] == ["effective_description", "base_version"]
+    assert seen["edited"] is False
+
+
+async def test_an_uncounted_change_of_the_state_records_no_stale_reason(alice: Client, server: Any) -> None:
+    film = await three_scene_film(alice)
+    mara = (await inherit(alice, film.scenes[1]))["instances"][0]
+    await alice.data(UPDATE, {"id": mara["id"], "i": {"statusTags": ["muddy"], "modificationReason": "fell"}})
+    # A write path outside the services that moves only the own-flag (not a tracked column).
+    await _as(server, alice.user_id, "update scene_asset_instances set image_is_own = true where id = :i", i=mara["id"])
+    seen = await history(alice, mara["id"])
+    assert (seen["modificationCount"], seen["modificationReason"], seen["edited"]) == (1, "fell", True)
+    newest = seen["revisions"][0]
+    assert (newest["kind"], newest["changedFields"], newest["reason"]) == ("UPDATED", ["image_is_own"], None)

@@ -115,7 +115,9 @@ class SceneAssetInstance:
         diff = await diffs_from_source(info).load(self.id)
         if diff is None:
             # Deleted by another request between this request's units of work.
-            raise Conflict("SceneAssetInstance.diffFromSource: the instance was deleted by a concurrent request; refetch")
+            raise Conflict(
+                "SceneAssetInstance.diffFromSource: the instance was deleted by a concurrent request; refetch"
+            )
         return diff
 
 

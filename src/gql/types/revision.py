@@ -67,7 +67,9 @@ class InstanceRevision:
     scene_id: uuid.UUID
     project_asset_id: uuid.UUID
     changed_fields: list[str] = strawberry.field(
-        description="Column names, in SPEC order; empty for creation and deletion."
+        description=(
+            "Column names, in the order of the state (docs/revisions.md); empty for creation, deletion and FORKED."
+        )
     )
     before: InstanceState | None
     after: InstanceState | None
