@@ -142,8 +142,9 @@ def _readiness(loaders: Loaders) -> Any:
     async def batch(keys: list[uuid.UUID]) -> list[list[str]]:
         async with loaders.db.transaction(loaders.uid) as conn:
             found = await continuity.read_readiness(conn, loaders.uid, keys)
-        return [found.get(k, [warnings.NO_ASSETS, warnings.PROMPTS_MISSING,
-                              warnings.START_FRAME_MISSING, warnings.END_FRAME_MISSING]) for k in keys]
+        # A shot deleted by another request between this request's reads has nothing left.
+        gone = [warnings.NO_ASSETS, warnings.PROMPTS_MISSING, warnings.START_FRAME_MISSING, warnings.END_FRAME_MISSING]
+        return [found.get(k, gone) for k in keys]
 
     return batch
 
