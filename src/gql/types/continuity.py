@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from gql.context import Info
-from gql.loaders import factory
+from gql.relations import RelationName, registered
 from services import batches, continuity, warnings
 
 if TYPE_CHECKING:
@@ -79,7 +79,7 @@ class TagSuggestion:
 
 
 # The rows the warnings point at, read in the warnings' own transaction: (relation, GraphQL type).
-_TARGETS = {"scene": ("scene", "Scene"), "shot": ("shot", "Shot"), "instance": ("instance", "SceneAssetInstance")}
+_TARGETS: dict[str, RelationName] = {"scene": "scene", "shot": "shot", "instance": "instance"}
 
 
 def _warnings_by(loaders: Loaders, scope: str) -> Any:
@@ -95,13 +95,13 @@ def _warnings_by(loaders: Loaders, scope: str) -> Any:
                 "instance": {s.warning.scene_asset_instance_id for s in found if s.warning.scene_asset_instance_id},
             }
             rows = {
-                kind: await batches.read_many(conn, loaders.uid, _TARGETS[kind][0], list(ids)) if ids else {}
+                kind: await batches.read_many(conn, loaders.uid, _TARGETS[kind], list(ids)) if ids else {}
                 for kind, ids in wanted.items()
             }
         objects: dict[str, dict[uuid.UUID, Any]] = {}
         for kind, grouped in rows.items():
-            relation, type_name = _TARGETS[kind]
-            build, by_id = factory(type_name), loaders.one(relation)
+            relation = _TARGETS[kind]
+            build, by_id = registered(relation).build, loaders.one(relation)
             objects[kind] = {}
             for ident, found_rows in grouped.items():
                 obj = objects[kind][ident] = build(found_rows[0])
