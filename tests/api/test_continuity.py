@@ -22,8 +22,8 @@ from tests.api.test_assignments import (
     entry,
 )
 from tests.api.test_image_jobs import generate, wait_completed
-from tests.film import new_film
 from tests.support import Client
+from tests.support.film import new_film
 
 WARNING_FIELDS = "code severity message scene { sceneNumber } shot { shotLabel } sceneAssetInstance { projectAsset { name } }"
 REPORT = f"""

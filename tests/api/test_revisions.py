@@ -23,8 +23,8 @@ from tests.api.test_instances import (
     inherit,
     three_scene_film,
 )
-from tests.film import Film, film_with_instances, new_film
 from tests.support import Client
+from tests.support.film import Film, film_with_instances, new_film
 
 STATE = "descriptionOverride effectiveDescription statusTags imageKeyUrl imageIsOwn carryForward baseVersion"
 REVISION = f"""
