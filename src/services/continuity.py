@@ -16,9 +16,9 @@ from sqlalchemy import text
 
 from services import warnings
 from services.assignments import read_scene_casts
+from services.db.predicates import asset_order, owned, shot_order
 from services.errors import BadUserInput
 from services.frames import shot_cast
-from services.ownership import owned
 from services.revisions import inherited_state
 
 TAG_PREFIX_MAX = 64
@@ -47,7 +47,7 @@ _REPORT = text(
                i.carry_forward, i.edited, i.inherited_from_instance_id, i.linked_at,
                a.name, a.version as asset_version,
                coalesce(i.image_key_url, a.image_key_url) as shown_image,
-               row_number() over (partition by i.scene_id order by a.asset_type, lower(a.name), a.id) as rank
+               row_number() over (partition by i.scene_id order by {asset_order("a")}) as rank
           from scene_asset_instances i
           join project_assets a on a.id = i.project_asset_id
          where i.scene_id in (select id from sc)
@@ -57,7 +57,7 @@ _REPORT = text(
                row_number() over by_scene as rank, lag(t.id) over by_scene as previous_id
           from shots t
          where t.scene_id in (select id from sc)
-        window by_scene as (partition by t.scene_id order by t.shot_order, t.shot_label)
+        window by_scene as (partition by t.scene_id order by {shot_order("t")})
     ),
     -- A shot's assets: its assignments, or every instance of the scene under the legacy fallback.
     cast_ as (
@@ -265,7 +265,7 @@ _READINESS_SHOTS = text(
              order by j.created_at desc, j.id desc limit 1) en on true
      where sh.scene_id in (select t.scene_id from shots t where t.id = any(cast(:keys as uuid[])))
        and {owned("sh")}
-     order by sh.scene_id, sh.shot_order, sh.shot_label
+     order by sh.scene_id, {shot_order("sh")}
     """
 )
 
