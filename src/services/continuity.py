@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services import warnings
 from services.assignments import read_scene_casts
@@ -210,7 +211,7 @@ class ScopedWarning:
 
 
 async def read_warnings(
-    conn: Any, uid: str, *, scene_ids: Sequence[uuid.UUID] = (), branch_ids: Sequence[uuid.UUID] = ()
+    conn: AsyncConnection, uid: str, *, scene_ids: Sequence[uuid.UUID] = (), branch_ids: Sequence[uuid.UUID] = ()
 ) -> list[ScopedWarning]:
     """Every warning of the given scenes and of every scene of the given branches (the viewer's
     only), in report order: one statement whatever their number."""
@@ -276,7 +277,7 @@ def _job(images: Any, prompt: str | None) -> warnings.FrameJob | None:
     return warnings.FrameJob(reference_images=list(images or []), prompt=prompt)
 
 
-async def read_readiness(conn: Any, uid: str, shot_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
+async def read_readiness(conn: AsyncConnection, uid: str, shot_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
     """The readiness blockers of every shot asked for (the viewer's only): four statements for
     any number of shots, whatever their scenes."""
     rows = list((await conn.execute(_READINESS_SHOTS, {"keys": list(shot_ids), "uid": uid})).mappings())
@@ -382,7 +383,7 @@ def suggestion_arguments(prefix: str | None, first: int | None) -> tuple[str, in
 
 
 async def read_tag_suggestions(
-    conn: Any, uid: str, keys: Sequence[tuple[uuid.UUID, str, int]]
+    conn: AsyncConnection, uid: str, keys: Sequence[tuple[uuid.UUID, str, int]]
 ) -> list[list[TagSuggestion]]:
     """Suggestions for every (branch, prefix, first), in the keys' order: one statement."""
     params = {

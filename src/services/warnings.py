@@ -176,8 +176,9 @@ def in_report_order(warnings: Sequence[ContinuityWarning]) -> list[ContinuityWar
     return sorted(warnings, key=ContinuityWarning.sort_key)
 
 
-def message_of(row: Mapping[str, Any]) -> str:
-    """A warning's message from one row of the report's read (services.continuity)."""
+def message_of(row: Any) -> str:
+    """A warning's message from one row of the report's read (services.continuity): a mapping of
+    its columns."""
     code = row["code"]
     asset = row["asset"]
     if code == OUTDATED_INSTANCE:
