@@ -12,11 +12,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services import validation
 from services.assignments import lock_scene_writers
 from services.chains import lock_branch, repair_chains
 from services.db.database import Database, retried
+from services.db.predicates import asset_order
 from services.errors import (
     BadUserInput,
     Conflict,
@@ -29,9 +31,9 @@ from services.ownership import owned
 from services.stages import invalidate_frames
 
 # Asset order for the rows an insert returns.
-_ORDERED = """
+_ORDERED = f"""
     select ins.* from ins join project_assets a on a.id = ins.project_asset_id
-     order by a.asset_type, lower(a.name), a.id
+     order by {asset_order("a")}
 """
 
 # Locks the scene row so concurrent inherits on it run one after another.
@@ -182,7 +184,7 @@ _REREAD = text(
 )
 
 
-async def _reread(conn: Any, ids: Sequence[uuid.UUID]) -> list[Any]:
+async def _reread(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> list[Any]:
     return list((await conn.execute(_REREAD, {"ids": list(ids)})).mappings())
 
 
@@ -548,7 +550,7 @@ async def add_asset_to_scene(
             raise BadUserInput(f"shots[{n}].presenceType must be THROUGHOUT, ENTERS, EXITS or PASSES_THROUGH")
     shot_ids = [e.shot_id for e in shots]
 
-    async def work(conn: Any) -> Any:
+    async def work(conn: AsyncConnection) -> Any:
         await lock_branch(conn, uid, "scene", scene_id)
         await lock_scene_writers(conn, scene_id)
         ctx = (

@@ -207,7 +207,7 @@ class JobEvents:
                     self._dsn, timeout=10, server_settings={"application_name": APPLICATION_NAME}
                 )
                 lost = asyncio.Event()
-                conn.add_termination_listener(lambda _c, lost=lost: lost.set())  # type: ignore[misc]
+                conn.add_termination_listener(lambda _c, lost=lost: lost.set())
                 await conn.add_listener(CHANNEL, self._on_notify)
                 previous = self._alive_at
                 self._alive_at = await conn.fetchval("select clock_timestamp()")

@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services import validation
 from services.db.database import Database, retried
@@ -35,7 +36,7 @@ async def create_project(db: Database, uid: str, title: str) -> Any:
     return project
 
 
-async def owned_branch(conn: Any, uid: str, branch_id: uuid.UUID) -> Any:
+async def owned_branch(conn: AsyncConnection, uid: str, branch_id: uuid.UUID) -> Any:
     """The viewer's branch, or NOT_FOUND (another user's is answered like a missing one)."""
     row = (await conn.execute(_BRANCH, {"id": branch_id, "uid": uid})).mappings().first()
     if row is None:
@@ -81,7 +82,7 @@ async def update_project(db: Database, uid: str, project_id: uuid.UUID, changes:
 async def delete_project(db: Database, uid: str, project_id: uuid.UUID) -> uuid.UUID:
     """Everything of the project goes (branches, scenes, ..., jobs); stored files stay."""
 
-    async def work(conn: Any) -> uuid.UUID:
+    async def work(conn: AsyncConnection) -> uuid.UUID:
         await conn.execute(_NO_REVISIONS)
         if (await conn.execute(_DELETE_PROJECT, {"id": project_id, "uid": uid})).first() is None:
             raise not_found("project", project_id)

@@ -11,8 +11,8 @@ import asyncpg
 import pytest
 
 from bench.film import standard_film
-from tests.film import Film, new_film
 from tests.support import Client
+from tests.support.film import Film, new_film
 
 INHERIT = "mutation($s: UUID!) { inheritSceneAssets(sceneId: $s) { instances { id projectAsset { name } } } }"
 UPDATE_INSTANCE = """

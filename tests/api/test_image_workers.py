@@ -23,9 +23,12 @@ from PIL import Image
 from sqlalchemy import text
 
 from tests.api.test_image_jobs import GENERATE, INSTANCE, generate, until
-from tests.film import film_with_instances
-from tests.subscriptions import BY_JOB, BY_PROJECT, WAIT, Operation, connect
 from tests.support import REPO, Client, create_database, drop_database, free_port, run_sync, serving
+from tests.support.film import film_with_instances
+from tests.support.subscriptions import BY_JOB, BY_PROJECT, WAIT, Operation, connect
+
+# Real processes: the slow tier (README, "Two commands").
+pytestmark = pytest.mark.slow
 
 
 @dataclass
@@ -210,7 +213,7 @@ async def test_a_killed_workers_job_is_claimed_again_after_its_lease_expires(
     async with connect(quiet.base_url, alice.token) as socket:
         op = await socket.subscribe(BY_JOB, {"j": job["id"]})
         assert (await op.job())["status"] == "QUEUED"
-        doomed = await processes.worker("tests.providers:SlowProvider")
+        doomed = await processes.worker("tests.support.providers:SlowProvider")
         assert (await op.job())["status"] == "PROCESSING"
         doomed.proc.send_signal(signal.SIGKILL)
         await doomed.proc.wait()
@@ -233,7 +236,7 @@ async def test_failed_attempts_are_retried_and_the_third_makes_the_job_failed(
     async with connect(quiet.base_url, alice.token) as socket:
         op = await socket.subscribe(BY_JOB, {"j": job["id"]})
         await op.job()
-        await processes.worker("tests.providers:FailingProvider")
+        await processes.worker("tests.support.providers:FailingProvider")
         seen = await statuses(op, 6)
         assert (await op.message())["type"] == "complete"
     assert [j["status"] for j in seen] == ["PROCESSING", "QUEUED"] * 2 + ["PROCESSING", "FAILED"]
@@ -257,7 +260,7 @@ async def test_two_workers_racing_over_fifty_jobs_process_each_once(
     renders = tmp_path / "renders.log"
     env = {"CONTINUITY_TEST_RENDER_LOG": str(renders), "CONTINUITY_WORKER_CONCURRENCY": "4",
            "CONTINUITY_WORKER_LEASE_SECONDS": "30"}
-    workers = [await processes.worker("tests.providers:RecordingProvider", **env) for _ in range(2)]
+    workers = [await processes.worker("tests.support.providers:RecordingProvider", **env) for _ in range(2)]
     hub = quiet.state.events
     async with connect(quiet.base_url, alice.token) as socket:
         before = hub.subscribers
@@ -309,7 +312,7 @@ async def test_a_worker_stopped_with_sigterm_gives_its_job_back(quiet: Quiet, pr
     async with connect(quiet.base_url, alice.token) as socket:
         op = await socket.subscribe(BY_JOB, {"j": job["id"]})
         await op.job()
-        worker = await processes.worker("tests.providers:SlowProvider", CONTINUITY_WORKER_GRACE_SECONDS="0.2",
+        worker = await processes.worker("tests.support.providers:SlowProvider", CONTINUITY_WORKER_GRACE_SECONDS="0.2",
                                         CONTINUITY_WORKER_LEASE_SECONDS="60")
         assert (await op.job())["status"] == "PROCESSING"
         worker.proc.send_signal(signal.SIGTERM)

@@ -8,10 +8,12 @@ from typing import Any
 
 import strawberry
 
+from gql.relations import relations
 from gql.types.assignment import ReferenceImage
 from gql.types.enums import ImageJobStatus, ImageJobType
 
 
+@relations("start_frame_of_shot", "end_frame_of_shot", by_id="image_job")
 @strawberry.type
 class ImageJob:
     id: uuid.UUID

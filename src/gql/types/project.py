@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from gql.context import Info
-from gql.loaders import handed_on
+from gql.relations import handed_on, relations
 from gql.types.enums import AssetType, StageStatus
 from services import batches
 
@@ -37,6 +37,7 @@ class Viewer:
         return projects
 
 
+@relations(by_id="project")
 @strawberry.type
 class Project:
     id: uuid.UUID
@@ -62,6 +63,7 @@ class Project:
         return handed_on(info.context.loaders.many("branches_of_project").load(self.id))
 
 
+@relations("branches_of_project", by_id="branch")
 @strawberry.type
 class Branch:
     id: uuid.UUID
@@ -103,6 +105,7 @@ class Branch:
         return handed_on(info.context.loaders.value("visual_style_of_branch", "capsule").load(self.id))
 
 
+@relations("assets_of_branch", by_id="asset")
 @strawberry.type(description="A master asset of the project (Stage 5).")
 class ProjectAsset:
     id: uuid.UUID
