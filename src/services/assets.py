@@ -218,7 +218,7 @@ _DELETE = text(
 
 async def delete_project_asset(db: Database, uid: str, asset_id: uuid.UUID) -> uuid.UUID:
     """Its instances go with it, and so their assignments and events (seed edge case 1)."""
-    async def work(conn: Any) -> uuid.UUID:
+    async def work(conn: AsyncConnection) -> uuid.UUID:
         branch = await lock_branch(conn, uid, "project asset", asset_id)
         result = (await conn.execute(_DELETE, {"id": asset_id, "uid": uid})).mappings().one()
         if not result["deleted"]:

@@ -25,6 +25,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.errors import not_found
 from services.ownership import owned
@@ -79,7 +80,7 @@ _LOCKS = {
 }
 
 
-async def lock_branch(conn: Any, uid: str, kind: str, ident: uuid.UUID) -> Any:
+async def lock_branch(conn: AsyncConnection, uid: str, kind: str, ident: uuid.UUID) -> Any:
     """Locks the branch of the viewer's object `ident` (a branch, scene, instance or asset) and
     returns it (id, project_id); another user's or a missing object is NOT_FOUND."""
     row = (await conn.execute(_LOCKS[kind], {"id": ident, "uid": uid})).mappings().first()
@@ -88,12 +89,12 @@ async def lock_branch(conn: Any, uid: str, kind: str, ident: uuid.UUID) -> Any:
     return row
 
 
-async def lock_instances(conn: Any, branch_id: uuid.UUID) -> None:
+async def lock_instances(conn: AsyncConnection, branch_id: uuid.UUID) -> None:
     """Locks every instance of the branch (in id order) before scene rows are written."""
     await conn.execute(_LOCK_INSTANCES, {"branch_id": branch_id})
 
 
-async def repair_chains(conn: Any, branch_id: uuid.UUID) -> int:
+async def repair_chains(conn: AsyncConnection, branch_id: uuid.UUID) -> int:
     """Relinks every instance of the branch whose link breaks the rule; returns how many."""
     result = await conn.execute(_REPAIR, {"branch_id": branch_id})
     return int(result.rowcount or 0)

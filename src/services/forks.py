@@ -13,6 +13,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services import validation
 from services.chains import lock_branch
@@ -161,7 +162,7 @@ async def fork_branch(db: Database, uid: str, branch_id: uuid.UUID, name: str) -
     CONFLICT otherwise) holding a deep copy of the branch; the active branch stays."""
     validation.short_text("name", name)
 
-    async def work(conn: Any) -> Any:
+    async def work(conn: AsyncConnection) -> Any:
         source = await lock_branch(conn, uid, "branch", branch_id)
         new_id = uuid.uuid4()
         params = {"src": branch_id, "dst": new_id}

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services import validation
 from services.assignments import lock_scene_writers
@@ -189,7 +190,7 @@ _REREAD = text(
 )
 
 
-async def _reread(conn: Any, ids: Sequence[uuid.UUID]) -> list[Any]:
+async def _reread(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> list[Any]:
     return list((await conn.execute(_REREAD, {"ids": list(ids)})).mappings())
 
 
@@ -557,7 +558,7 @@ async def add_asset_to_scene(
             raise BadUserInput(f"shots[{n}].presenceType must be THROUGHOUT, ENTERS, EXITS or PASSES_THROUGH")
     shot_ids = [e.shot_id for e in shots]
 
-    async def work(conn: Any) -> Any:
+    async def work(conn: AsyncConnection) -> Any:
         await lock_branch(conn, uid, "scene", scene_id)
         await lock_scene_writers(conn, scene_id)
         ctx = (

@@ -82,7 +82,7 @@ async def update_project(db: Database, uid: str, project_id: uuid.UUID, changes:
 async def delete_project(db: Database, uid: str, project_id: uuid.UUID) -> uuid.UUID:
     """Everything of the project goes (branches, scenes, ..., jobs); stored files stay."""
 
-    async def work(conn: Any) -> uuid.UUID:
+    async def work(conn: AsyncConnection) -> uuid.UUID:
         await conn.execute(_NO_REVISIONS)
         if (await conn.execute(_DELETE_PROJECT, {"id": project_id, "uid": uid})).first() is None:
             raise not_found("project", project_id)

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services import validation
 from services.chains import lock_branch, lock_instances, repair_chains
@@ -140,7 +141,7 @@ async def create_scene(
         "time_of_day": time_of_day,
     }
 
-    async def work(conn: Any) -> Any:
+    async def work(conn: AsyncConnection) -> Any:
         branch = await lock_branch(conn, uid, "branch", branch_id)
         return (
             await conn.execute(_INSERT_SCENE, {**params, "project_id": branch["project_id"]})
@@ -212,7 +213,7 @@ def _differing(current: Any, changes: dict[str, Any]) -> dict[str, Any]:
     return {c: v for c, v in changes.items() if current[c] != v}
 
 
-async def _update_row(conn: Any, table: str, ident: uuid.UUID, values: dict[str, Any]) -> Any:
+async def _update_row(conn: AsyncConnection, table: str, ident: uuid.UUID, values: dict[str, Any]) -> Any:
     # Column names are checked against SCENE_COLUMNS / SHOT_COLUMNS before they get here.
     assignments = ", ".join(f"{c} = :{c}" for c in values)
     sql = text(f"update {table} set {assignments} where id = :id returning *")
@@ -269,7 +270,7 @@ async def delete_scene(db: Database, uid: str, scene_id: uuid.UUID) -> uuid.UUID
     """Its shots, instances, assignments and events go with it (cascades); the chains that ran
     through it are relinked to the scene before it."""
 
-    async def work(conn: Any) -> uuid.UUID:
+    async def work(conn: AsyncConnection) -> uuid.UUID:
         branch = await lock_branch(conn, uid, "scene", scene_id)
         await lock_instances(conn, branch["id"])
         await conn.execute(_DELETE_SCENE, {"id": scene_id})
@@ -284,7 +285,7 @@ async def move_scene(db: Database, uid: str, scene_id: uuid.UUID, scene_number: 
     one, chains repaired; returns the branch's scenes in order. A constant number of statements."""
     validation.positive("sceneNumber", scene_number)
 
-    async def work(conn: Any) -> list[Any]:
+    async def work(conn: AsyncConnection) -> list[Any]:
         branch = await lock_branch(conn, uid, "scene", scene_id)
         count = (await conn.execute(_SCENE_COUNT, {"branch_id": branch["id"]})).scalar_one()
         if scene_number > count:
