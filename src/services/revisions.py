@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services import validation
 from services.db.database import Database
+from services.db.predicates import asset_order
 from services.errors import BadUserInput, Conflict, not_found
 from services.ownership import owned
 from services.stages import invalidate_frames
@@ -88,7 +90,9 @@ InstanceKey = tuple[uuid.UUID, int, int | None]
 AssetKey = tuple[uuid.UUID, int]
 
 
-async def revisions_of_instances(conn: Any, uid: str, keys: Sequence[InstanceKey]) -> dict[InstanceKey, list[Any]]:
+async def revisions_of_instances(
+    conn: AsyncConnection, uid: str, keys: Sequence[InstanceKey]
+) -> dict[InstanceKey, list[Any]]:
     """Keyed by (instance id, first, beforeNumber): the page of revisions, newest first."""
     grouped: dict[InstanceKey, list[Any]] = defaultdict(list)
     params = {
@@ -102,7 +106,7 @@ async def revisions_of_instances(conn: Any, uid: str, keys: Sequence[InstanceKey
     return grouped
 
 
-async def revisions_of_assets(conn: Any, uid: str, keys: Sequence[AssetKey]) -> dict[AssetKey, list[Any]]:
+async def revisions_of_assets(conn: AsyncConnection, uid: str, keys: Sequence[AssetKey]) -> dict[AssetKey, list[Any]]:
     """Keyed by (project asset id, first): the page of revisions, newest first."""
     grouped: dict[AssetKey, list[Any]] = defaultdict(list)
     params = {"keys": [k[0] for k in keys], "firsts": [k[1] for k in keys], "uid": uid}
@@ -151,7 +155,7 @@ _DIFFS = text(
 )
 
 
-async def diffs_from_source(conn: Any, uid: str, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Any]:
+async def diffs_from_source(conn: AsyncConnection, uid: str, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Any]:
     rows = (await conn.execute(_DIFFS, {"keys": list(ids), "uid": uid})).mappings()
     return {row["_key"]: row for row in rows}
 
@@ -374,7 +378,7 @@ _PROPAGATE = text(
       join scenes s on s.id = x.scene_id
       join project_assets a on a.id = x.project_asset_id
       left join planned p on p.id = x.id
-     order by s.scene_number, a.asset_type, lower(a.name), a.id
+     order by s.scene_number, {asset_order("a")}
     """
 )
 

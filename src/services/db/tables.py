@@ -235,6 +235,7 @@ scene_asset_instances = Table(
     _text("modification_reason", nullable=True),
     *_timestamps(),
     _timestamp("linked_at"),  # 0006: when inherited_from_instance_id was last set
+    _bool("edited"),  # 0007
     _fk(["scene_id", "branch_id"], "scenes", "CASCADE"),
     _fk(["scene_id", "project_id"], "scenes", "CASCADE"),
     _fk(["project_asset_id", "branch_id"], "project_assets", "CASCADE"),
@@ -340,4 +341,38 @@ image_generation_jobs = Table(
         "image_jobs_shot_frames_idx", "shot_id", "job_type", "completed_at",
         postgresql_where=text("shot_id IS NOT NULL AND status = 'completed'::text"),
     ),
+)
+
+
+# 0007 revisions ----------------------------------------------------------------------------
+
+# Written by the database's triggers only (docs/revisions.md); no foreign key to the instance,
+# its scene or its asset: revisions outlive them.
+instance_revisions = Table(
+    "instance_revisions",
+    metadata,
+    _id(),
+    _uuid("project_id"),
+    _uuid("branch_id"),
+    _uuid("scene_asset_instance_id"),
+    _uuid("scene_id"),
+    _uuid("project_asset_id"),
+    _int("number"),
+    _text("kind"),
+    Column("changed_fields", ARRAY(Text), nullable=False),
+    Column("before", JSONB, nullable=True),
+    Column("after", JSONB, nullable=True),
+    _text("reason", nullable=True),
+    _uuid("actor_user_id", nullable=True),
+    _timestamp("created_at"),
+    _fk(["project_id"], "projects", "CASCADE"),
+    _fk(["branch_id", "project_id"], "branches", "CASCADE"),
+    UniqueConstraint("scene_asset_instance_id", "number"),
+    Index("instance_revisions_project_idx", "project_id"),
+)
+Index(
+    "instance_revisions_asset_idx",
+    instance_revisions.c.project_asset_id,
+    instance_revisions.c.created_at.desc(),
+    instance_revisions.c.id.desc(),
 )
