@@ -1,5 +1,5 @@
-"""The demo film's continuity report: real master images, a few edits a script supervisor would
-flag, and one shot taken all the way to ready-for-video (docs/continuity.md lists the codes).
+"""The demo film's continuity report: a few edits a script supervisor would flag, and one shot
+taken all the way to ready-for-video (docs/continuity.md lists the codes).
 
 After it, `branch { continuityReport { code message } }` shows OUTDATED_INSTANCE, STALE_IMAGE,
 UNEXPLAINED_CHANGE, UPSTREAM_CHANGED, MISSING_IMAGE and HANDOFF_MISMATCH; shot 2A is ready for
@@ -14,18 +14,13 @@ import uuid
 from sqlalchemy import text
 
 from continuity.background import make_worker
-from services import assets, images, instances, scenes, shot_frames
+from services import assets, instances, scenes, shot_frames
 from services.config import Settings
 from services.db.database import Database
-from services.image_providers import ImageRequest, provider_from_settings
-from services.image_storage import storage_from_settings
 from services.instances import InstanceChanges
 from services.prompts import TemplatePromptWriter
 
-DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 JOBS_TIMEOUT = 60.0
-# The Brass Lantern keeps no image: the report names every frame it is missing from.
-IMAGED = ("Mara", "Tom", "The Lighthouse")
 
 _IDS = text(
     """
@@ -39,34 +34,16 @@ _IDS = text(
 )
 _ASSETS = text("select name, id from project_assets where branch_id = :b")
 _SCENES = text("select scene_number, id from scenes where branch_id = :b")
+_PROJECT = text("select project_id from branches where id = :b")
 _UNFINISHED = text(
     "select count(*) from image_generation_jobs where project_id = :p and status in ('queued', 'processing')"
 )
 
 
-def public_url(settings: Settings) -> str:
-    return settings.public_url or DEFAULT_PUBLIC_URL
-
-
-async def master_images(settings: Settings, project_id: uuid.UUID) -> dict[str, str]:
-    """A rendered image per imaged asset, stored where the server serves media."""
-    provider = provider_from_settings(settings.image_provider)
-    storage = storage_from_settings(settings.media_dir, public_url(settings), settings.image_storage)
-    urls = {}
-    for name in IMAGED:
-        request = ImageRequest(
-            job_id=uuid.uuid4(), job_type="master_asset", prompt=name, width=512, height=512, title=name,
-            visual_style_capsule_id="storm-noir", reference_images=[], attempt=1,
-        )
-        path = f"project_{project_id}/demo/{name.lower().replace(' ', '_')}.png"
-        urls[name] = await storage.save(path, await provider.generate(request), "image/png")
-    return urls
-
-
-async def _run_jobs(db: Database, settings: Settings, project_id: uuid.UUID) -> None:
+async def _run_jobs(db: Database, settings: Settings, public_url: str, project_id: uuid.UUID) -> None:
     """Runs an image worker until the project's queued jobs are done (the demo has no server)."""
     worker_db = Database(db.url, pool_size=2, max_overflow=1)
-    worker = make_worker(settings, worker_db, public_url(settings), None)
+    worker = make_worker(settings, worker_db, public_url, None)
     await worker.start()
     try:
         async with asyncio.timeout(JOBS_TIMEOUT):
@@ -80,16 +57,14 @@ async def _run_jobs(db: Database, settings: Settings, project_id: uuid.UUID) -> 
         await worker_db.dispose()
 
 
-async def stage_report(
-    db: Database, settings: Settings, user_id: str, project_id: uuid.UUID, branch_id: uuid.UUID
-) -> None:
+async def stage_report(db: Database, settings: Settings, public_url: str, user_id: str, branch_id: uuid.UUID) -> None:
     async with db.transaction(user_id) as conn:
         rows = list((await conn.execute(_IDS, {"b": branch_id})).mappings())
-    shot = {r["shot_label"]: r["shot_id"] for r in rows if r["shot_id"]}
-    instance = {(r["scene_number"], r["asset"]): r["instance_id"] for r in rows if r["instance_id"]}
-    async with db.transaction(user_id) as conn:
         asset_ids: dict[str, uuid.UUID] = dict((await conn.execute(_ASSETS, {"b": branch_id})).all())
         scene_ids: dict[int, uuid.UUID] = dict((await conn.execute(_SCENES, {"b": branch_id})).all())
+        project_id = (await conn.execute(_PROJECT, {"b": branch_id})).scalar_one()
+    shot = {r["shot_label"]: r["shot_id"] for r in rows if r["shot_id"]}
+    instance = {(r["scene_number"], r["asset"]): r["instance_id"] for r in rows if r["instance_id"]}
 
     # Tom's design changes; scenes 1 and 2 take it, scene 3 is left behind (outdated, and no
     # longer what its source would give it).
@@ -102,15 +77,19 @@ async def stage_report(
     await instances.update_scene_asset_instance(
         db, user_id, instance[(3, "Mara")], InstanceChanges(status_tags=["soaked", "torn_coat", "bandaged"])
     )
-    # 2C picks up where 2B left off, but Tom walked out of 2B.
-    await scenes.update_shot(db, user_id, shot["2C"], {"continues_from_previous": True})
-    # Scene 2's prompts, then 2A's frames; scene 3's lighthouse gets a scene image.
-    await shot_frames.generate_shot_prompts(db, user_id, scene_ids[2], TemplatePromptWriter())
-    await shot_frames.generate_shot_frames(db, user_id, shot["2A"])
-    await images.create_scene_asset_job(db, user_id, instance[(3, "The Lighthouse")])
-    await _run_jobs(db, settings, project_id)
-    # The storm breaks the lamp after the image was made: the image no longer fits its tags.
+    # The lantern is lost in scene 3: no image for its frames.
+    await instances.update_scene_asset_instance(
+        db, user_id, instance[(3, "Brass Lantern")],
+        InstanceChanges(image_key_url=None, modification_reason="lost in the storm"),
+    )
+    # The storm breaks the lamp after its scene image was made: the image no longer fits its tags.
     await instances.update_scene_asset_instance(
         db, user_id, instance[(3, "The Lighthouse")],
         InstanceChanges(status_tags=["storm_damage"], modification_reason="the storm breaks the lamp"),
     )
+    # 2C picks up where 2B left off, but Tom walked out of 2B and the lantern only passes by.
+    await scenes.update_shot(db, user_id, shot["2C"], {"continues_from_previous": True})
+    # Scene 2's prompts again (Tom changed), then 2A's frames: 2A is ready for video, 2B is not.
+    await shot_frames.generate_shot_prompts(db, user_id, scene_ids[2], TemplatePromptWriter())
+    await shot_frames.generate_shot_frames(db, user_id, shot["2A"])
+    await _run_jobs(db, settings, public_url, project_id)

@@ -46,6 +46,8 @@ FRAMES = "mutation($id: UUID!) { generateShotFrames(shotId: $id) { id jobType } 
 DELETE_ASSIGNMENT = "mutation($id: UUID!) { deleteShotAssetAssignment(id: $id) { id } }"
 
 
+CREATE_SCENE_4 = 'mutation($b: UUID!) { createScene(input: {branchId: $b, sceneNumber: 4, slug: "after"}) { id } }'
+INSTANCES = "query($s: UUID!) { scene(id: $s) { assetInstances { id } } }"
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 BENCH_QUERY = (BENCH / "queries" / "continuity_report.graphql").read_text()
 FLOOR_SQL = (BENCH / "floor" / "continuity_report.sql").read_text().partition("\n")[2]
@@ -463,33 +465,41 @@ query($b: UUID!) {{ branch(id: $b) {{
 """
 
 
-async def test_the_demo_film_shows_every_warning_code_and_a_ready_and_an_unready_shot(alice: Client, database_url: str) -> None:
+async def test_the_demo_film_shows_every_warning_code_and_a_ready_and_an_unready_shot(
+    alice: Client, database_url: str, server: Any
+) -> None:
     from continuity.demo import load_demo
 
-    lines = await load_demo(database_url, alice.user_id or "")
+    lines = await load_demo(database_url, alice.user_id or "", settings=server.settings, public_url=server.base_url)
     branch = next(line.split()[1] for line in lines if line.startswith("branch"))
     data = (await alice.data(DEMO, {"b": branch}))["branch"]
     found = [brief(w) for w in data["continuityReport"]]
     codes = {w[0] for w in found if w[1] == "WARNING"}
     assert codes == {"OUTDATED_INSTANCE", "STALE_IMAGE", "UNEXPLAINED_CHANGE", "MISSING_IMAGE", "HANDOFF_MISMATCH"}, found
-    assert "UPSTREAM_CHANGED" in {w[0] for w in found}
     readiness_of = {s["shotLabel"]: s["readiness"] for scene in data["scenes"] for s in scene["shots"]}
     assert readiness_of["2A"] == {"readyForVideo": True, "blockers": []}
     assert readiness_of["2B"]["readyForVideo"] is False
-    assert ("HANDOFF_MISMATCH", "WARNING", 2, "2C", None, "Shot 2C: Tom at the start but not in it.") in found
+    assert ("HANDOFF_MISMATCH", "WARNING", 2, "2C", None, "Shot 2C: Brass Lantern in the previous shot's end frame but not at the start; Tom at the start but not in it.") in found
 
 
-async def test_the_benchmark_floor_answers_the_report_exactly_as_the_server(alice: Client, database_url: str) -> None:
+async def test_the_benchmark_floor_answers_the_report_exactly_as_the_server(
+    alice: Client, database_url: str, server: Any
+) -> None:
     """bench/floor/continuity_report.sql is the single statement the benchmark measures against;
     on the demo film (every code but STORY_DAY_REGRESSION, plus one) it must give our answer."""
     from continuity.demo import load_demo
 
-    lines = await load_demo(database_url, alice.user_id or "")
+    lines = await load_demo(database_url, alice.user_id or "", settings=server.settings, public_url=server.base_url)
     branch = next(line.split()[1] for line in lines if line.startswith("branch"))
     await alice.data(UPDATE_SCENE, {"id": next(line.split()[2] for line in lines if line.startswith("scene 1")),
                                     "i": {"storyDay": 2}})
-    await alice.data(UPDATE_SCENE, {"id": next(line.split()[2] for line in lines if line.startswith("scene 3")),
-                                    "i": {"storyDay": 1}})
+    scene_3 = next(line.split()[2] for line in lines if line.startswith("scene 3"))
+    await alice.data(UPDATE_SCENE, {"id": scene_3, "i": {"storyDay": 1}})
+    # A scene 4 that inherits, then a change upstream of it: UPSTREAM_CHANGED too.
+    scene_4 = (await alice.data(CREATE_SCENE_4, {"b": branch}))["createScene"]["id"]
+    await alice.data(INHERIT, {"s": scene_4})
+    third = (await alice.data(INSTANCES, {"s": scene_3}))["scene"]["assetInstances"]
+    await set_instance(alice, third[0]["id"], statusTags=["asleep"], modificationReason="dozes off")
     ours = await alice.data(BENCH_QUERY, {"id": branch})
     conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
     try:
@@ -646,10 +656,12 @@ query($b: UUID!, $s: UUID!) {{
 """
 
 
-async def test_the_report_answers_alike_with_and_without_the_planner(alice: Client, bob: Client, database_url: str) -> None:
+async def test_the_report_answers_alike_with_and_without_the_planner(
+    alice: Client, bob: Client, database_url: str, server: Any
+) -> None:
     from continuity.demo import load_demo
 
-    lines = await load_demo(database_url, alice.user_id or "")
+    lines = await load_demo(database_url, alice.user_id or "", settings=server.settings, public_url=server.base_url)
     branch = next(line.split()[1] for line in lines if line.startswith("branch"))
     scene = next(line.split()[2] for line in lines if line.startswith("scene 2"))
     for client in (alice, bob):
