@@ -1,9 +1,9 @@
 """The demo film's continuity report: a few edits a script supervisor would flag, and one shot
 taken all the way to ready-for-video (docs/continuity.md lists the codes).
 
-After it, `branch { continuityReport { code message } }` shows OUTDATED_INSTANCE, STALE_IMAGE,
-UNEXPLAINED_CHANGE, UPSTREAM_CHANGED, MISSING_IMAGE and HANDOFF_MISMATCH; shot 2A is ready for
-video and 2B is not (its frames were never made).
+After it, `branch { continuityReport { code message } }` shows every WARNING code
+(OUTDATED_INSTANCE, STALE_IMAGE, UNEXPLAINED_CHANGE, MISSING_IMAGE, HANDOFF_MISMATCH); shot 2A is
+ready for video and 2B is not (its frames were never made).
 """
 
 from __future__ import annotations
