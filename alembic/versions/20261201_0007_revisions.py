@@ -23,7 +23,7 @@ ids chosen beforehand), then inserts the instance copies under kind `forked`: ea
 FORKED revision numbered after its copied ones.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-01
 """
 
@@ -31,7 +31,7 @@ Create Date: 2026-12-01
 from services.db.ddl import run_script
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

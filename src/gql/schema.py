@@ -14,6 +14,7 @@ from strawberry.types.execution import ExecutionContext
 from gql.errors import ErrorCodes
 from gql.limits import Limits, LimitSettings, Verdicts
 from gql.mutations.assignments import AssignmentMutation
+from gql.mutations.editing import EditingMutation
 from gql.mutations.film import FilmMutation
 from gql.mutations.images import ImageMutation
 from gql.mutations.instances import InstanceMutation
@@ -25,7 +26,12 @@ from gql.subscriptions import OperationLoaders, Subscription
 from services.config import Settings, load_settings
 
 MUTATIONS: tuple[type, ...] = (
-    FilmMutation, InstanceMutation, AssignmentMutation, ImageMutation, RevisionMutation,
+    FilmMutation,
+    EditingMutation,
+    InstanceMutation,
+    AssignmentMutation,
+    ImageMutation,
+    RevisionMutation,
 )
 SUBSCRIPTION: type | None = Subscription
 

@@ -284,6 +284,26 @@ _LOCK_LINE = text(
     """
 )
 
+def inherited_state(parent: str, asset: str) -> str:
+    """The inheritance rule as SQL: the state a child gets from the row `parent` (an instance's
+    state columns) and its project asset `asset` now, as the columns description_override,
+    effective_description, status_tags, image_key_url, image_is_own, carry_forward, base_version,
+    base_description, base_image_key_url. carry_forward true copies the parent's base, override,
+    image and own-flag, tags and effective description; false resets to the asset now; either
+    way carry_forward becomes the parent's. Propagation writes it; the continuity report
+    (services.continuity) compares instances with it."""
+    p, a = parent, asset
+    return f"""case when {p}.carry_forward then {p}.description_override end,
+               case when {p}.carry_forward then {p}.effective_description else {a}.description end,
+               case when {p}.carry_forward then {p}.status_tags else '{{}}'::text[] end,
+               case when {p}.carry_forward then {p}.image_key_url else {a}.image_key_url end,
+               {p}.carry_forward and {p}.image_is_own,
+               {p}.carry_forward,
+               case when {p}.carry_forward then {p}.base_version else {a}.version end,
+               case when {p}.carry_forward then {p}.base_description else {a}.description end,
+               case when {p}.carry_forward then {p}.base_image_key_url else {a}.image_key_url end"""
+
+
 # Top down: each descendant's new state is what the inheritance rule gives from its parent's
 # *new* state (carry_forward true copies the parent's base, override, image and own-flag,
 # tags and effective description; false resets to the asset now; carry_forward becomes the
@@ -303,15 +323,7 @@ _PROPAGATE = text(
           from root r
         union all
         select c.id, w.depth + 1, c.edited,
-               case when w.carry_forward then w.description_override end,
-               case when w.carry_forward then w.effective_description else a.description end,
-               case when w.carry_forward then w.status_tags else '{{}}'::text[] end,
-               case when w.carry_forward then w.image_key_url else a.image_key_url end,
-               w.carry_forward and w.image_is_own,
-               w.carry_forward,
-               case when w.carry_forward then w.base_version else a.version end,
-               case when w.carry_forward then w.base_description else a.description end,
-               case when w.carry_forward then w.base_image_key_url else a.image_key_url end,
+               {inherited_state("w", "a")},
                w.path || c.id
           from walk w
           join scene_asset_instances c on c.inherited_from_instance_id = w.id
@@ -405,4 +417,4 @@ async def propagate_scene_asset_instance(
                 stopped_at=[r for r in rows if r["role"] == "stopped"],
             )
 
-    return await db.retrying(work)
+    return await db.retrying_work(work)

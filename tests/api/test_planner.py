@@ -58,6 +58,20 @@ update scene_asset_instances i set status_tags = array['Muddy', 'wet'], modifica
 insert into stage_states (project_id, branch_id, stage_number, version, content)
 select project_id, id, 5, v, jsonb_build_object('locked_visual_style_capsule_id', 'noir-' || v)
   from branches, generate_series(1, 2) v where id = $1;
+update scenes set story_day = scene_number % 3 + 1,
+                  time_of_day = (array['day', 'night', 'dawn', 'dusk'])[1 + scene_number % 4]
+ where branch_id = $1 and scene_number <> 1;
+update shots set continues_from_previous = shot_order > 1
+ where scene_id in (select id from scenes where branch_id = $1 and scene_number = 2);
+insert into image_generation_jobs (project_id, branch_id, job_type, status, prompt, width, height, scene_id,
+                                   shot_id, idempotency_key)
+select sh.project_id, $1, t, 'completed', 'frame', 1280, 720, sh.scene_id, sh.id, gen_random_uuid()::text
+  from shots sh, unnest(array['start_frame', 'end_frame']) t
+ where sh.scene_id in (select id from scenes where branch_id = $1 and scene_number = 2);
+insert into branches (project_id, name, forked_from_branch_id)
+select project_id, 'fork', id from branches where id = $1;
+update branches b set forked_from_branch_id = f.id
+  from branches f where b.id = $1 and f.forked_from_branch_id = $1;
 """
 
 
@@ -112,7 +126,7 @@ OBJECTS: dict[str, list[tuple[str, str | None]]] = {
     "Project": [("id", None), ("title", None), ("createdAt", None), ("activeBranch", "Branch"),
                 ("branches", "Branch")],
     "Branch": [("id", None), ("name", None), ("project", "Project"), ("scenes", "Scene"),
-               ("assets", "ProjectAsset"), ("lockedVisualStyleCapsuleId", None)],
+               ("assets", "ProjectAsset"), ("lockedVisualStyleCapsuleId", None), ("forkedFrom", "Branch")],
     "ProjectAsset": [("id", None), ("name", None), ("assetType", None), ("description", None),
                      ("imageKeyUrl", None), ("visualStyleCapsuleId", None), ("locked", None),
                      ("version", None), ("sceneInstances", "SceneAssetInstance"),
@@ -121,7 +135,8 @@ OBJECTS: dict[str, list[tuple[str, str | None]]] = {
               ("scriptExcerpt", None), ("status", None), ("endStateSummary", None),
               ("priorScene", "Scene"), ("assetInstances", "SceneAssetInstance"), ("shots", "Shot"),
               ("shotAssignments", "ShotAssetAssignment"), ("hasShotAssignments", None),
-              ("stageLocks", "StageLock"), ("localContext", "LocalContext")],
+              ("stageLocks", "StageLock"), ("localContext", "LocalContext"), ("storyDay", None),
+              ("timeOfDay", None), ("updatedAt", None)],
     "StageLock": [("stage", None), ("status", None)],
     "LocalContext": [("sceneId", None), ("sceneScript", None), ("previousSceneEndState", None)],
     "SceneAssetInstance": [("id", None), ("scene", "Scene"), ("projectAsset", "ProjectAsset"),
@@ -147,7 +162,9 @@ OBJECTS: dict[str, list[tuple[str, str | None]]] = {
              ("framePrompt", None), ("videoPrompt", None),
              ("referenceImageOrder", "ReferenceImage"), ("endFrameReferenceImageOrder", "ReferenceImage"),
              ("assetAssignments", "ShotAssetAssignment"), ("transformationEvents", "TransformationEvent"),
-             ("frameReferences", "FrameReferences")],
+             ("frameReferences", "FrameReferences"), ("updatedAt", None), ("continuesFromPrevious", None),
+             ("startFrame", "ImageJob"), ("endFrame", "ImageJob")],
+    "ImageJob": [("id", None), ("jobType", None), ("status", None), ("shotId", None)],
     "FrameReferences": [("startFrameManifest", None), ("endFrameManifest", None), ("presenceDirections", None),
                         ("usesLegacyFallback", None), ("startFrameImages", "ReferenceImage"),
                         ("endFrameImages", "ReferenceImage"), ("videoOnlyAssets", "ShotAssetAssignment")],
@@ -252,6 +269,22 @@ async def test_a_resolver_below_a_nullable_relation_answers_alike(film: BenchFil
                  priorScene { sceneNumber shots { shotLabel frameReferences { usesLegacyFallback } } } } }"""
     mine = await both(alice, query, {"id": film.scenes[3]})
     assert mine["data"]["scene"]["sceneNumber"] == 3
+
+
+async def test_editing_fields_answer_alike_on_both_paths(film: BenchFilm, alice: Client, bob: Client) -> None:
+    query = """query($id: UUID!) { scene(id: $id) { storyDay timeOfDay updatedAt
+                 shots { shotLabel updatedAt continuesFromPrevious startFrame { id jobType shotId }
+                         endFrame { id jobType shotId } }
+                 branch { id forkedFrom { name forkedFrom { id } } } } }"""
+    mine = await both(alice, query, {"id": film.scenes[2]})
+    scene = mine["data"]["scene"]
+    assert scene["storyDay"] == 3 and scene["timeOfDay"] == "DAWN"
+    shots = scene["shots"]
+    assert [s["continuesFromPrevious"] for s in shots] == [False, True, True]
+    # A continuing shot's start frame is the previous shot's end frame.
+    assert shots[1]["startFrame"] == shots[0]["endFrame"] and shots[0]["startFrame"]["jobType"] == "START_FRAME"
+    assert scene["branch"]["forkedFrom"] == {"name": "fork", "forkedFrom": {"id": scene["branch"]["id"]}}
+    assert (await both(bob, query, {"id": film.scenes[2]}))["data"] == {"scene": None}
 
 
 async def test_revision_history_and_diffs_answer_alike_on_both_paths(film: BenchFilm, alice: Client, bob: Client) -> None:

@@ -41,7 +41,7 @@ async def test_both_sides_of_a_deadlock_succeed_when_retried(db: Database) -> No
 
         return run
 
-    await asyncio.gather(db.retrying(work("a", 1, 2)), db.retrying(work("b", 2, 1)))
+    await asyncio.gather(db.retrying_work(work("a", 1, 2)), db.retrying_work(work("b", 2, 1)))
     assert sorted(attempts.values()) == [1, 2]  # PostgreSQL aborted exactly one of them
     async with db.transaction(None) as conn:
         hits = (await conn.execute(text("select array_agg(hits order by id) from retry_probe"))).scalar()
@@ -57,5 +57,5 @@ async def test_other_failures_are_not_retried(db: Database) -> None:
         raise NotFound("nothing here")
 
     with pytest.raises(NotFound):
-        await db.retrying(run)
+        await db.retrying_work(run)
     assert calls == 1

@@ -13,7 +13,7 @@ from gql.types.assignment import ReferenceImage
 from gql.types.enums import ImageJobStatus, ImageJobType
 
 
-@relations(by_id="image_job")
+@relations("start_frame_of_shot", "end_frame_of_shot", by_id="image_job")
 @strawberry.type
 class ImageJob:
     id: uuid.UUID

@@ -10,6 +10,13 @@ import strawberry
 
 from gql.context import Info
 from gql.relations import handed_on, relations
+from gql.types.continuity import (
+    ContinuityWarning,
+    Severity,
+    TagSuggestion,
+    continuity_warnings,
+    status_tag_suggestions,
+)
 from gql.types.enums import AssetType, StageStatus
 from gql.types.revision import InstanceRevision, asset_revisions
 from services import batches, revisions
@@ -70,10 +77,22 @@ class Branch:
     id: uuid.UUID
     name: str
     project_id: strawberry.Private[uuid.UUID]
+    forked_from_branch_id: strawberry.Private[uuid.UUID | None]
 
     @classmethod
     def from_row(cls, row: Any) -> Branch:
-        return cls(id=row["id"], name=row["name"], project_id=row["project_id"])
+        return cls(
+            id=row["id"],
+            name=row["name"],
+            project_id=row["project_id"],
+            forked_from_branch_id=row["forked_from_branch_id"],
+        )
+
+    @strawberry.field(description="The branch this one was forked from, if any.")
+    async def forked_from(self, info: Info) -> Branch | None:
+        if self.forked_from_branch_id is None:
+            return None
+        return await info.context.loaders.one("branch").load(self.forked_from_branch_id)
 
     @strawberry.field
     def project(self, info: Info) -> Project:
@@ -92,6 +111,20 @@ class Branch:
     )
     def locked_visual_style_capsule_id(self, info: Info) -> str | None:
         return handed_on(info.context.loaders.value("visual_style_of_branch", "capsule").load(self.id))
+
+    @strawberry.field(description="Every scene's continuity warnings, in report order (docs/continuity.md).")
+    async def continuity_report(
+        self, info: Info, min_severity: Severity | None = Severity.INFO
+    ) -> list[ContinuityWarning]:
+        return await continuity_warnings(info, "branch", self.id, min_severity)
+
+    @strawberry.field(
+        description="Tags used on the branch's instances that start with the prefix, most used first."
+    )
+    async def status_tag_suggestions(
+        self, info: Info, prefix: str | None = "", first: int | None = 10
+    ) -> list[TagSuggestion]:
+        return await status_tag_suggestions(info, self.id, prefix, first)
 
 
 @relations("assets_of_branch", by_id="asset")

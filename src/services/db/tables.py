@@ -109,10 +109,17 @@ branches = Table(
     _uuid("project_id"),
     _text("name"),
     *_timestamps(),
+    _uuid("forked_from_branch_id", nullable=True),  # 0006
     _fk(["project_id"], "projects", "CASCADE"),
+    ForeignKeyConstraint(
+        ["forked_from_branch_id", "project_id"], ["branches.id", "branches.project_id"],
+        name="branches_forked_from_fk", ondelete="SET NULL (forked_from_branch_id)",
+    ),
     UniqueConstraint("id", "project_id"),
     UniqueConstraint("project_id", "name"),
 )
+# 0006: a fork's name is unique in its project ignoring case.
+Index("branches_project_lower_name_key", branches.c.project_id, func.lower(branches.c.name), unique=True)
 
 scenes = Table(
     "scenes",
@@ -128,8 +135,11 @@ scenes = Table(
     _jsonb("stage_locks"),
     _bool("assignments_initialized"),
     *_timestamps(),
+    _int("story_day", nullable=True),  # 0006
+    _text("time_of_day", nullable=True),  # 0006
     _fk(["branch_id", "project_id"], "branches", "CASCADE"),
-    UniqueConstraint("branch_id", "scene_number"),
+    # Deferrable since 0006: moveScene shifts a run of numbers in one statement.
+    UniqueConstraint("branch_id", "scene_number", deferrable=True, initially="IMMEDIATE"),
     UniqueConstraint("id", "project_id"),
     UniqueConstraint("id", "branch_id"),
     Index("scenes_project_idx", "project_id"),
@@ -152,6 +162,9 @@ shots = Table(
     _jsonb("reference_image_order"),
     _jsonb("end_frame_reference_image_order"),
     *_timestamps(),
+    _bool("continues_from_previous"),  # 0006
+    # 0009: what generateShotPrompts wrote the prompts from (docs/continuity.md).
+    Column("prompt_inputs", JSONB, nullable=True),
     _fk(["scene_id", "project_id"], "scenes", "CASCADE"),
     UniqueConstraint("scene_id", "shot_label"),
     UniqueConstraint("id", "project_id"),
@@ -221,6 +234,7 @@ scene_asset_instances = Table(
     _text("last_modified_field", nullable=True),
     _text("modification_reason", nullable=True),
     *_timestamps(),
+    _timestamp("linked_at"),  # 0006: when inherited_from_instance_id was last set
     _bool("edited"),  # 0007
     _fk(["scene_id", "branch_id"], "scenes", "CASCADE"),
     _fk(["scene_id", "project_id"], "scenes", "CASCADE"),
@@ -318,6 +332,15 @@ image_generation_jobs = Table(
         postgresql_where=text("status = ANY (ARRAY['queued'::text, 'processing'::text])"),
     ),
     Index("image_jobs_instance_idx", "scene_asset_instance_id"),
+    # 0009: the report's and readiness's reads (docs/continuity.md).
+    Index(
+        "image_jobs_scene_asset_image_idx", "project_id", "image_url",
+        postgresql_where=text("job_type = 'scene_asset'::text AND status = 'completed'::text"),
+    ),
+    Index(
+        "image_jobs_shot_frames_idx", "shot_id", "job_type", "completed_at",
+        postgresql_where=text("shot_id IS NOT NULL AND status = 'completed'::text"),
+    ),
 )
 
 
