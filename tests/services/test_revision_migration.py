@@ -50,7 +50,7 @@ def _run(url: str, sql: str) -> list[Any]:
 def test_existing_instances_get_a_created_revision_and_their_edited_flag(pg_server: str) -> None:
     url = create_database(pg_server, "continuity_revisions")
     try:
-        migrations.upgrade(url, "0005")
+        migrations.upgrade(url, "0006")
         _run(url, FILM)
         stamps = {r["name"]: r["updated_at"] for r in _run(
             url, "select a.name, i.updated_at from scene_asset_instances i join project_assets a on a.id = i.project_asset_id")}
