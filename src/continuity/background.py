@@ -13,7 +13,7 @@ from services.config import Settings
 from services.db.database import Database
 from services.image_providers import provider_from_settings
 from services.image_storage import storage_from_settings
-from services.image_worker import ImageWorker
+from services.image_worker import ImageWorker, JobObserver
 from services.job_events import JobEvents
 
 log = logging.getLogger("continuity.background")
@@ -27,7 +27,10 @@ async def job_events(state: AppState) -> Callable[[], Awaitable[None]]:
     return hub.stop
 
 
-def make_worker(settings: Settings, db: Database, public_url: str, events: JobEvents | None) -> ImageWorker:
+def make_worker(
+    settings: Settings, db: Database, public_url: str, events: JobEvents | None,
+    observer: JobObserver | None = None,
+) -> ImageWorker:
     return ImageWorker(
         db,
         provider=provider_from_settings(settings.image_provider),
@@ -38,6 +41,9 @@ def make_worker(settings: Settings, db: Database, public_url: str, events: JobEv
         timeout_seconds=settings.image_timeout_seconds,
         grace_seconds=settings.worker_grace_seconds,
         events=events,
+        retry_base_seconds=settings.retry_base_seconds,
+        event_retention_days=settings.event_retention_days,
+        observer=observer,
     )
 
 

@@ -97,6 +97,7 @@ class Processes:
             CONTINUITY_DEV_AUTH="0",
             CONTINUITY_WORKER_POLL_SECONDS="0.2",
             CONTINUITY_WORKER_LEASE_SECONDS="1",
+            CONTINUITY_RETRY_BASE_SECONDS="0.05",
         )
         env.pop("CONTINUITY_IMAGE_PROVIDER", None)
         env.update(extra)

@@ -11,7 +11,7 @@ import strawberry
 from gql.context import Info
 from gql.loaders import handed_on
 from gql.types.enums import AssetType, StageStatus
-from services import batches
+from services import batches, job_event_stream
 
 if TYPE_CHECKING:
     from gql.types.instance import SceneAssetInstance
@@ -60,6 +60,13 @@ class Project:
     @strawberry.field
     def branches(self, info: Info) -> list[Branch]:
         return handed_on(info.context.loaders.many("branches_of_project").load(self.id))
+
+    @strawberry.field(
+        description="The position of the latest job event: resume imageJobEvents from it to miss nothing after now."
+    )
+    async def job_events_cursor(self, info: Info) -> str:
+        ctx = info.context
+        return (await job_event_stream.current_cursor(ctx.db, ctx.uid)).encode()
 
 
 @strawberry.type
