@@ -14,7 +14,7 @@ import pytest
 
 from gql.schema import schema_sdl
 from tests.film import new_film
-from tests.subscriptions import BY_JOB, BY_PROJECT, connect
+from tests.subscriptions import BY_JOB, BY_PROJECT, EVENTS_BY_JOB, EVENTS_BY_PROJECT, connect
 from tests.support import Client
 
 SCHEMA = graphql.build_schema(schema_sdl())
@@ -87,6 +87,7 @@ MUTATIONS: dict[str, tuple[str, Any]] = {
         lambda o: {"sh": o.shot, "i": o.instance}),
     "generateShotPrompts": ("mutation($s: UUID!) { generateShotPrompts(sceneId: $s) { id } }", lambda o: {"s": o.scene}),
     "generateShotFrames": ("mutation($sh: UUID!) { generateShotFrames(shotId: $sh) { id } }", lambda o: {"sh": o.shot}),
+    "cancelImageJob": ("mutation($id: UUID!) { cancelImageJob(id: $id) { id } }", lambda o: {"id": o.extra["job"]}),
 }
 
 QUERY_ROOTS: dict[str, Any] = {
@@ -103,6 +104,10 @@ SUBSCRIPTIONS: dict[str, list[tuple[str, Any]]] = {
     "imageJobUpdated": [
         (BY_PROJECT, lambda o: {"p": o.project}),
         (BY_JOB, lambda o: {"j": o.extra["job"]}),
+    ],
+    "imageJobEvents": [
+        (EVENTS_BY_PROJECT, lambda o: {"p": o.project}),
+        (EVENTS_BY_JOB, lambda o: {"j": o.extra["job"]}),
     ],
 }
 
