@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from services import logs
 from services.config import DEV_USER_ID, Settings, load_settings
 from services.db import migrations
 
@@ -55,7 +56,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from continuity.background import job_events
 
     background.insert(0, job_events)
-    app = create_app(settings, url, public_url=public_url, dev_auth=dev_auth, background=background)
+    app = create_app(
+        settings, url, public_url=public_url, dev_auth=dev_auth, background=background, metrics_host=args.host
+    )
     print(f"Continuity on {public_url}/graphql (GraphiQL in a browser)", flush=True)
     if dev_auth:
         token = issue_token(settings, DEV_USER_ID, ttl_seconds=30 * 86400)
@@ -63,6 +66,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"Its token: {token}", flush=True)
     uvicorn.run(
         app, host=args.host, port=args.port, log_level=args.log_level, lifespan="on",
+        log_config=logs.uvicorn_log_config(), access_log=False,
         **server_options(settings),
     )
     return 0
@@ -154,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(load_settings().log_format)
     logging.getLogger("pgserver").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
     return int(args.func(args) or 0)

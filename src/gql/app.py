@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -10,6 +11,7 @@ from typing import Any
 
 import orjson
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -25,11 +27,13 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import Subscr
 
 from gql.context import AppState, Context
 from gql.errors import LimitExceeded
+from gql.observability import RequestIds, with_request_id
 from gql.planner.executor import planner_enabled_by_env
 from gql.schema import create_schema
 from gql.transport import GraphQLOverHTTP
 from services.config import Settings
 from services.db.database import Database
+from services.metrics import CONTENT_TYPE, Metrics
 
 log = logging.getLogger("continuity.app")
 
@@ -39,7 +43,40 @@ Background = Callable[[AppState], Awaitable[Callable[[], Awaitable[None]]]]
 
 class SubscriptionCap(BaseGraphQLTransportWSHandler[Any, Any]):
     """graphql-transport-ws with the per-connection cap answered as a coded error: the
-    operation is refused, the connection and its other operations go on."""
+    operation is refused, the connection and its other operations go on. Every error sent
+    carries the connection's request id; connections and operations are counted."""
+
+    async def handle(self) -> None:
+        metrics = self._metrics()
+        if metrics is not None:
+            metrics.websockets.inc()
+        try:
+            await super().handle()
+        finally:
+            if metrics is not None:
+                metrics.websockets.dec()
+
+    def _metrics(self) -> Any:
+        view = getattr(self, "view", None)
+        state = getattr(view, "state", None)
+        return getattr(state, "metrics", None)
+
+    async def run_operation(self, operation: Any) -> None:
+        metrics = self._metrics()
+        if metrics is not None:
+            metrics.subscriptions.inc()
+        try:
+            await super().run_operation(operation)
+        finally:
+            if metrics is not None:
+                metrics.subscriptions.dec()
+
+    async def send_message(self, message: Any) -> None:
+        if message.get("type") == "error":
+            with_request_id(message.get("payload") or ())
+        elif message.get("type") == "next":
+            with_request_id((message.get("payload") or {}).get("errors") or ())
+        await super().send_message(message)
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         cap = self.max_subscriptions_per_connection
@@ -98,6 +135,25 @@ class ContinuityGraphQL(GraphQL):
         )
 
 
+async def serve_metrics(app: Starlette, host: str, port: int) -> Callable[[], Awaitable[None]]:
+    """`/metrics` alone on its own port (CONTINUITY_METRICS_PORT), e.g. reachable only by Prometheus."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off"))
+    task = asyncio.create_task(server.serve(), name="continuity-metrics")
+    while not server.started:
+        if task.done():
+            task.result()  # could not bind: fail the start
+            break
+        await asyncio.sleep(0.01)
+
+    async def stop() -> None:
+        server.should_exit = True
+        await task
+
+    return stop
+
+
 def server_options(settings: Settings) -> dict[str, Any]:
     """uvicorn settings that belong to the limits: a websocket message is a request body too."""
     return {"ws_max_size": settings.max_body_bytes}
@@ -110,14 +166,27 @@ def create_app(
     public_url: str,
     dev_auth: bool,
     background: Sequence[Background] | None = None,
+    metrics_host: str = "127.0.0.1",
 ) -> Starlette:
     db = Database(database_url, pool_size=settings.pool_size, max_overflow=settings.max_overflow)
+    metrics = Metrics()
+    metrics.watch_pool(db.engine)
     state = AppState(
         db=db, settings=settings, dev_auth=dev_auth, public_url=public_url,
-        planner=planner_enabled_by_env(),
+        planner=planner_enabled_by_env(), metrics=metrics,
     )
     graphql = ContinuityGraphQL(state)
     settings.media_dir.mkdir(parents=True, exist_ok=True)
+
+    async def metrics_page(_: Request) -> Response:
+        try:
+            await metrics.read_queue(db)
+        except Exception as error:  # the rest of the figures are still worth having
+            log.warning("metrics: reading the job queue failed (%s)", type(error).__name__)
+        return Response(metrics.render(), media_type=CONTENT_TYPE)
+
+    metrics_routes = [Route("/metrics", metrics_page)]
+    own_port = settings.metrics and settings.metrics_port is not None
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -125,6 +194,10 @@ def create_app(
         try:
             for start in background or ():
                 stops.append(await start(state))
+            metrics.hub = state.events
+            if own_port:
+                assert settings.metrics_port is not None
+                stops.append(await serve_metrics(Starlette(routes=metrics_routes), metrics_host, settings.metrics_port))
             yield
         finally:
             for stop in reversed(stops):
@@ -150,7 +223,9 @@ def create_app(
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Mount("/media", StaticFiles(directory=settings.media_dir, check_dir=False), name="media"),
+            *(metrics_routes if settings.metrics and not own_port else []),
         ],
+        middleware=[Middleware(RequestIds)],
         lifespan=lifespan,
     )
     app.state.continuity = state

@@ -30,6 +30,8 @@ class AppState:
     prompt_writer: Any = None
     # Whether plannable selections are answered by one compiled statement (gql.planner).
     planner: bool = True
+    # The process's Prometheus metrics (services.metrics), when the app keeps them.
+    metrics: Any = None
 
 
 @dataclass
@@ -39,6 +41,8 @@ class Context:
     response: Any = None
     authorization: str | None = None
     connection_params: dict[str, Any] | None = None
+    # Set when the query planner answered a field of this request (metrics).
+    planned: bool = False
     _uid: str | None = field(default=None, init=False)
     _auth_error: Unauthenticated | None = field(default=None, init=False)
     _resolved: bool = field(default=False, init=False)
@@ -86,6 +90,11 @@ class Context:
             raise self._auth_error
         assert self._uid is not None
         return self._uid
+
+    @property
+    def viewer_id(self) -> str | None:
+        """The viewer's id when the request is authenticated, else None; never raises."""
+        return None if self.auth_error() is not None else self._uid
 
     @property
     def loaders(self) -> Loaders:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,9 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from gql.errors import MASKED_MESSAGE, classify_all
+from gql.observability import error_codes, log_request, with_request_id
+from services import request_context
+from services.metrics import operation_name
 
 if TYPE_CHECKING:
     from gql.app import ContinuityGraphQL
@@ -211,6 +215,31 @@ class GraphQLOverHTTP:
         self.max_body_bytes = max_body_bytes
 
     async def __call__(self, request: Request) -> Response:
+        started = time.monotonic()
+        response = await self._answer(request)
+        self._observe(request, response, time.monotonic() - started)
+        return response
+
+    def _observe(self, request: Request, response: Response, seconds: float) -> None:
+        """The request's log line and metrics (docs/operations.md)."""
+        state = request.state
+        codes: list[str] = getattr(state, "continuity_codes", [])
+        context = getattr(state, "continuity_context", None)
+        operation = getattr(state, "continuity_operation", None) or "none"
+        stats = request_context.current()
+        statements = stats.statements if stats is not None else 0
+        user_id = context.viewer_id if context is not None else None
+        log_request(
+            operation=operation, seconds=seconds, statements=statements, user_id=user_id, codes=codes,
+            status=response.status_code, transport="http",
+        )
+        metrics = self.view.state.metrics
+        if metrics is not None and context is not None:
+            metrics.request_finished(
+                operation, codes[0] if codes else "ok", seconds, statements, bool(getattr(context, "planned", False))
+            )
+
+    async def _answer(self, request: Request) -> Response:
         media = JSON
         try:
             if request.method not in ("GET", "POST"):
@@ -228,6 +257,7 @@ class GraphQLOverHTTP:
                 params = get_params(request, self.max_body_bytes)
             else:
                 params = await post_params(request, self.max_body_bytes)
+            request.state.continuity_operation = operation_name(params.operation_name, params.query)
             return await self.execute(request, params, media)
         except Refusal as refusal:
             return self.respond(
@@ -235,15 +265,17 @@ class GraphQLOverHTTP:
                 refusal.status,
                 media,
                 refusal.headers,
+                request,
             )
         except Exception:
             log.exception("unexpected error serving a GraphQL request")
-            return self.respond(error_payload(MASKED_MESSAGE, "INTERNAL_SERVER_ERROR"), 500, media)
+            return self.respond(error_payload(MASKED_MESSAGE, "INTERNAL_SERVER_ERROR"), 500, media, None, request)
 
     async def execute(self, request: Request, params: Params, media: str) -> Response:
         view = self.view
         sub_response = await view.get_sub_response(request)
         context = await view.get_context(request, sub_response)
+        request.state.continuity_context = context
         allowed = (
             {OperationType.QUERY}
             if request.method == "GET"
@@ -300,7 +332,7 @@ class GraphQLOverHTTP:
         if request_error and media == GRAPHQL_RESPONSE_JSON:
             codes = {(e.extensions or {}).get("code") for e in result.errors or ()}
             status = 500 if "INTERNAL_SERVER_ERROR" in codes else 400
-        response = self.respond(payload, status, media)
+        response = self.respond(payload, status, media, None, request)
         response.headers.raw.extend(sub_response.headers.raw)
         if sub_response.background:
             response.background = sub_response.background
@@ -308,8 +340,12 @@ class GraphQLOverHTTP:
 
     def respond(
         self, payload: dict[str, Any], status: int, media: str,
-        headers: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None, request: Request | None = None,
     ) -> Response:
+        errors = payload.get("errors") or []
+        with_request_id(errors)
+        if request is not None:
+            request.state.continuity_codes = error_codes(errors)
         body = self.view.encode_json(payload)
         return Response(
             body,
