@@ -55,9 +55,11 @@ class Socket:
         return self._inbox.setdefault(op_id, asyncio.Queue())
 
     async def subscribe(self, query: str, variables: dict[str, Any] | None = None) -> Operation:
+        return await self.subscribe_payload({"query": query, "variables": variables or {}})
+
+    async def subscribe_payload(self, payload: dict[str, Any]) -> Operation:
         op_id = str(next(self._ids))
         self._queue(op_id)
-        payload = {"query": query, "variables": variables or {}}
         await self.ws.send(json.dumps({"id": op_id, "type": "subscribe", "payload": payload}))
         return Operation(self, op_id)
 

@@ -26,6 +26,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
 
 from gql.context import AppState, Context
+from gql.documents import DocumentRefused, Documents
 from gql.errors import LimitExceeded
 from gql.observability import RequestIds, with_request_id
 from gql.planner.executor import planner_enabled_by_env
@@ -79,6 +80,18 @@ class SubscriptionCap(BaseGraphQLTransportWSHandler[Any, Any]):
         await super().send_message(message)
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        documents = getattr(getattr(self.view, "state", None), "documents", None)
+        payload = message.get("payload")
+        if documents is not None and self.connection_acknowledged and isinstance(payload, dict):
+            # Persisted and trusted documents hold on websockets too, refused before anything runs.
+            try:
+                query = documents.resolve(payload.get("query"), payload.get("documentId"), payload.get("extensions"))
+            except DocumentRefused as refused:
+                refusal = {"message": refused.message, "extensions": {"code": refused.code}}
+                await self.send_message({"id": message["id"], "type": "error", "payload": [refusal]})
+                return
+            if query is not None:
+                message = {**message, "payload": {**payload, "query": query}}  # type: ignore[typeddict-item]
         cap = self.max_subscriptions_per_connection
         if (
             self.connection_acknowledged
@@ -173,7 +186,7 @@ def create_app(
     metrics.watch_pool(db.engine)
     state = AppState(
         db=db, settings=settings, dev_auth=dev_auth, public_url=public_url,
-        planner=planner_enabled_by_env(), metrics=metrics,
+        planner=planner_enabled_by_env(), metrics=metrics, documents=Documents.from_settings(settings),
     )
     graphql = ContinuityGraphQL(state)
     settings.media_dir.mkdir(parents=True, exist_ok=True)

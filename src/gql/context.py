@@ -32,6 +32,8 @@ class AppState:
     planner: bool = True
     # The process's Prometheus metrics (services.metrics), when the app keeps them.
     metrics: Any = None
+    # Persisted and trusted documents (gql.documents).
+    documents: Any = None
 
 
 @dataclass

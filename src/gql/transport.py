@@ -30,6 +30,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
+from gql.documents import DocumentRefused, Documents
 from gql.errors import MASKED_MESSAGE, classify_all
 from gql.observability import error_codes, log_request, with_request_id
 from services import request_context
@@ -131,6 +132,16 @@ class Params:
     extensions: dict[str, Any] | None
 
 
+def resolve_document(data: Any, documents: Documents | None) -> Any:
+    """The body or query string with its `query` taken from a persisted document when it names
+    one (gql/documents.py); unchanged without persisted documents."""
+    if documents is None or not isinstance(data, dict):
+        return data
+    document_id = data.get("documentId")
+    query = documents.resolve(data.get("query"), document_id, data.get("extensions"))
+    return {**data, "query": query}
+
+
 def _decode_json(text: str | bytes, what: str) -> Any:
     try:
         # utf-8 only: json.loads would guess utf-16 and utf-32 from raw bytes.
@@ -163,7 +174,7 @@ def params_of(data: Any) -> Params:
     return Params(query, operation_name, variables, extensions)
 
 
-def get_params(request: Request, limit: int) -> Params:
+def get_params(request: Request, limit: int, documents: Documents | None = None) -> Params:
     if len(request.scope.get("query_string", b"")) > limit:
         raise Refusal(
             414, "PAYLOAD_TOO_LARGE", f"The query string is longer than {limit} bytes.",
@@ -175,10 +186,10 @@ def get_params(request: Request, limit: int) -> Params:
             data[key] = _decode_json(data[key], key)
         else:
             data.pop(key, None)
-    return params_of(data)
+    return params_of(resolve_document(data, documents))
 
 
-async def post_params(request: Request, limit: int) -> Params:
+async def post_params(request: Request, limit: int, documents: Documents | None = None) -> Params:
     content_type = request.headers.get("content-type")
     media, *attributes = (part.strip().lower() for part in (content_type or "").split(";"))
     charset = next(
@@ -193,7 +204,7 @@ async def post_params(request: Request, limit: int) -> Params:
     body = await read_body(request, limit)
     if not body.strip():
         raise bad_request("The request body is empty.")
-    return params_of(_decode_json(body, "The request body"))
+    return params_of(resolve_document(_decode_json(body, "The request body"), documents))
 
 
 def is_request_error(result: ExecutionResult) -> bool:
@@ -248,15 +259,17 @@ class GraphQLOverHTTP:
                     {"allow": ALLOWED_METHODS},
                 )
             accept = request.headers.get("accept")
+            documents = self.view.state.documents
+            trusted_only = documents is not None and documents.trusted_only
             if request.method == "GET" and "query" not in request.query_params and (
                 "text/html" in (accept or "")
-            ):
+            ) and not trusted_only:  # GraphiQL sends documents of its users' own: off then
                 return await self.view.render_graphql_ide(request)
             media = negotiate(accept)
             if request.method == "GET":
-                params = get_params(request, self.max_body_bytes)
+                params = get_params(request, self.max_body_bytes, documents)
             else:
-                params = await post_params(request, self.max_body_bytes)
+                params = await post_params(request, self.max_body_bytes, documents)
             request.state.continuity_operation = operation_name(params.operation_name, params.query)
             return await self.execute(request, params, media)
         except Refusal as refusal:
@@ -267,6 +280,10 @@ class GraphQLOverHTTP:
                 refusal.headers,
                 request,
             )
+        except DocumentRefused as refused:
+            # A request error: 200 in application/json, 400 in application/graphql-response+json.
+            status = 400 if media == GRAPHQL_RESPONSE_JSON else 200
+            return self.respond(error_payload(refused.message, refused.code), status, media, None, request)
         except Exception:
             log.exception("unexpected error serving a GraphQL request")
             return self.respond(error_payload(MASKED_MESSAGE, "INTERNAL_SERVER_ERROR"), 500, media, None, request)
