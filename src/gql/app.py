@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
@@ -28,13 +29,14 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import Subscr
 from gql.context import AppState, Context
 from gql.documents import DocumentRefused, Documents
 from gql.errors import LimitExceeded
-from gql.observability import RequestIds, with_request_id
+from gql.observability import RequestIds, error_codes, log_request, with_request_id
 from gql.planner.executor import planner_enabled_by_env
 from gql.schema import create_schema
 from gql.transport import GraphQLOverHTTP
+from services import request_context
 from services.config import Settings
 from services.db.database import Database
-from services.metrics import CONTENT_TYPE, Metrics
+from services.metrics import CONTENT_TYPE, Metrics, operation_name
 
 log = logging.getLogger("continuity.app")
 
@@ -63,21 +65,48 @@ class SubscriptionCap(BaseGraphQLTransportWSHandler[Any, Any]):
         return getattr(state, "metrics", None)
 
     async def run_operation(self, operation: Any) -> None:
+        """Counted while it runs; one log line when it ends, with the connection's request id
+        and this operation's own statements and error codes."""
         metrics = self._metrics()
         if metrics is not None:
             metrics.subscriptions.inc()
+        connection = request_context.current()
+        token = request_context.begin(connection.request_id) if connection is not None else None
+        started = time.monotonic()
         try:
             await super().run_operation(operation)
         finally:
             if metrics is not None:
                 metrics.subscriptions.dec()
+            stats = request_context.current()
+            context = self.context
+            log_request(
+                operation=operation_name(operation.operation_name, operation.query),
+                seconds=time.monotonic() - started, statements=stats.statements if stats is not None else 0,
+                user_id=context.viewer_id if isinstance(context, Context) else None,
+                codes=self._codes.pop(operation.id, []), status=0, transport="websocket",
+            )
+            if token is not None:
+                request_context.end(token)
 
     async def send_message(self, message: Any) -> None:
+        errors: Any = ()
         if message.get("type") == "error":
-            with_request_id(message.get("payload") or ())
+            errors = message.get("payload") or ()
         elif message.get("type") == "next":
-            with_request_id((message.get("payload") or {}).get("errors") or ())
+            errors = (message.get("payload") or {}).get("errors") or ()
+        if errors:
+            with_request_id(errors)
+            if "id" in message:
+                self._codes.setdefault(message["id"], error_codes(errors))
         await super().send_message(message)
+
+    @property
+    def _codes(self) -> dict[str, list[str]]:
+        """The first error codes each operation answered (for its log line)."""
+        if not hasattr(self, "_operation_codes"):
+            self._operation_codes: dict[str, list[str]] = {}
+        return self._operation_codes
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         documents = getattr(getattr(self.view, "state", None), "documents", None)

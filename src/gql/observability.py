@@ -71,9 +71,11 @@ def log_request(
     transport: str,
 ) -> None:
     """The one line per request: never its document's values, variables, body or token."""
+    stats = request_context.current()
     log.info(
         "%s %s %s in %.1f ms, %d statements", transport, operation, ",".join(codes) or "ok", seconds * 1000, statements,
         extra={
+            "request_id": stats.request_id if stats is not None else None,
             "operation": operation, "duration_ms": round(seconds * 1000, 3), "statements": statements,
             "user_id": user_id, "error_codes": codes, "status": status, "transport": transport,
         },

@@ -245,7 +245,7 @@ class GraphQLOverHTTP:
             status=response.status_code, transport="http",
         )
         metrics = self.view.state.metrics
-        if metrics is not None and context is not None:
+        if metrics is not None:
             metrics.request_finished(
                 operation, codes[0] if codes else "ok", seconds, statements, bool(getattr(context, "planned", False))
             )

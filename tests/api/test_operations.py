@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import re
 import sys
@@ -127,7 +128,10 @@ async def test_request_ids_are_kept_or_made_and_returned_with_every_error(alice:
         assert errors and all(e["extensions"]["requestId"] == given for e in errors), response.text
 
 
-async def test_a_websocket_keeps_its_upgrades_request_id(alice: Client, server: Any) -> None:
+async def test_a_websocket_keeps_its_upgrades_request_id(
+    alice: Client, server: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="continuity.requests")
     url = server.base_url.replace("http://", "ws://") + "/graphql"
     async with websockets.connect(url, subprotocols=[PROTOCOL], additional_headers={"X-Request-Id": "ws-upgrade-7"}) as ws:  # type: ignore[list-item]
         assert ws.response.headers["x-request-id"] == "ws-upgrade-7"
@@ -140,6 +144,16 @@ async def test_a_websocket_keeps_its_upgrades_request_id(alice: Client, server: 
                 message = json.loads(await asyncio.wait_for(ws.recv(), WAIT))
             errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
             assert [e["extensions"]["requestId"] for e in errors] == ["ws-upgrade-7"] * len(errors), message
+    # One log line per operation, with the upgrade's id, the user and the codes answered.
+    async def logged() -> list[Any]:
+        while len(lines := [r for r in caplog.records if getattr(r, "request_id", None) == "ws-upgrade-7"]) < 2:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+        return lines
+
+    lines = await asyncio.wait_for(logged(), WAIT)
+    assert {r.transport for r in lines} == {"websocket"}  # type: ignore[attr-defined]
+    assert sorted(tuple(r.error_codes) for r in lines) == [("BAD_USER_INPUT",), ("GRAPHQL_VALIDATION_FAILED",)]  # type: ignore[attr-defined]
+    assert {r.user_id for r in lines} == {alice.user_id}  # type: ignore[attr-defined]
 
 
 async def test_json_logs_carry_request_ids_and_never_tokens_or_values(database_url: str, tmp_path: Path) -> None:
