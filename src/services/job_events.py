@@ -303,6 +303,9 @@ class JobEvents:
                 if self.position is None:
                     xmin = await conn.fetchval("select pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
                     self.position = Position(int(xmin), 0)
+                    # Subscribed before the hub knew where it starts: they re-read once.
+                    for feed in list(self._feeds):
+                        feed.offer(Gap(None))
                 self._backend_pid = conn.get_server_pid()
                 if not first:
                     self.reconnects += 1
