@@ -158,7 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logs.configure(load_settings().log_format)
-    logging.getLogger("pgserver").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
+    # `serve --log-level` sets every logger's level, request lines (INFO) included.
+    level = str(getattr(args, "log_level", "info")).upper()
+    logs.configure(load_settings().log_format, level if level in logging.getLevelNamesMapping() else "INFO")
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
     return int(args.func(args) or 0)
