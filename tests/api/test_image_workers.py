@@ -383,7 +383,7 @@ async def test_failed_attempts_wait_their_backoff_and_are_claimed_when_due(
     alice = quiet.client()
     _, instances = await film_with_instances(alice)
     job = await generate(alice, instances["Anchor"])
-    base, poll = 0.4, 0.2
+    base, poll = 0.4, 0.5
     await processes.worker("tests.providers:FailingProvider", CONTINUITY_RETRY_BASE_SECONDS=str(base),
                            CONTINUITY_WORKER_POLL_SECONDS=str(poll))
     async with connect(quiet.base_url, alice.token) as socket:
