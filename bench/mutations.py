@@ -13,6 +13,8 @@ from typing import Any
 import asyncpg
 import httpx
 
+from services.db.predicates import asset_order
+
 REPEAT = 3
 
 INHERIT = "mutation($s: UUID!) { inheritSceneAssets(sceneId: $s) { count } }"
@@ -45,8 +47,9 @@ select i.project_id, i.scene_id, sh.id, i.id, 'throughout'
    and not exists (select 1 from shot_asset_assignments x
                     where x.shot_id = sh.id and x.scene_asset_instance_id = i.id)
 """
+ASSET_ORDER = asset_order("a")
 # Both prompts and both stored image lists of every shot, in asset order (positions left out).
-PROMPTS_CORE = """
+PROMPTS_CORE = f"""
 update shots sh
    set frame_prompt = p.frame, video_prompt = p.video,
        reference_image_order = p.start_images, end_frame_reference_image_order = p.end_images
@@ -55,24 +58,24 @@ update shots sh
                          string_agg(case when x.presence_type in ('throughout', 'exits')
                                          then a.name || ': ' || i.effective_description
                                               || coalesce(' [' || nullif(array_to_string(i.status_tags, ', '), '') || ']', '')
-                                    end, E'\\n' order by a.asset_type, lower(a.name), a.id)) as frame,
+                                    end, E'\\n' order by {ASSET_ORDER})) as frame,
                concat_ws(E'\\n', sh.action, sh.camera,
                          string_agg(case x.presence_type
                                         when 'enters' then a.name || ' enters the frame.'
                                         when 'exits' then a.name || ' exits the frame.'
                                         when 'passes_through' then 'Midway through the shot, ' || a.name
                                              || ' (' || i.effective_description || ') passes through the frame.'
-                                    end, E'\\n' order by a.asset_type, lower(a.name), a.id)) as video,
+                                    end, E'\\n' order by {ASSET_ORDER})) as video,
                coalesce(jsonb_agg(jsonb_build_object(
                             'scene_asset_instance_id', i.id, 'project_asset_id', a.id, 'asset_name', a.name,
                             'asset_type', a.asset_type, 'image_url', coalesce(i.image_key_url, a.image_key_url))
-                        order by a.asset_type, lower(a.name), a.id)
+                        order by {ASSET_ORDER})
                         filter (where x.presence_type in ('throughout', 'exits')
                                   and coalesce(i.image_key_url, a.image_key_url) is not null), '[]') as start_images,
                coalesce(jsonb_agg(jsonb_build_object(
                             'scene_asset_instance_id', i.id, 'project_asset_id', a.id, 'asset_name', a.name,
                             'asset_type', a.asset_type, 'image_url', coalesce(i.image_key_url, a.image_key_url))
-                        order by a.asset_type, lower(a.name), a.id)
+                        order by {ASSET_ORDER})
                         filter (where x.presence_type in ('throughout', 'enters')
                                   and coalesce(i.image_key_url, a.image_key_url) is not null), '[]') as end_images
           from shots sh

@@ -26,15 +26,6 @@ os.environ.pop("CONTINUITY_JWT_AUDIENCE", None)
 os.environ.pop("CONTINUITY_DEV_AUTH", None)
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if os.environ.get("CONTINUITY_LONG_TESTS") == "1":
-        return
-    skip = pytest.mark.skip(reason="long run: set CONTINUITY_LONG_TESTS=1")
-    for item in items:
-        if "slow" in item.keywords:
-            item.add_marker(skip)
-
-
 @pytest.fixture(scope="session")
 def pg_server() -> str:
     from tests.support import server_url

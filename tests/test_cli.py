@@ -16,6 +16,9 @@ import pytest
 from services.config import DEV_USER_ID
 from tests.support import REPO, free_port
 
+# Real processes: the slow tier (README, "Two commands").
+pytestmark = pytest.mark.slow
+
 
 def _env(data_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CONTINUITY_JWT_SECRET", "CONTINUITY_DEV_AUTH"}}

@@ -17,7 +17,11 @@ import pytest
 
 from tests.support import REPO, free_port
 
-pytestmark = pytest.mark.skipif(bool(os.environ.get("TEST_DATABASE_URL")), reason="embedded database only")
+# Real processes: the slow tier (README, "Two commands").
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(bool(os.environ.get("TEST_DATABASE_URL")), reason="embedded database only"),
+]
 
 READ = "{ viewer { projects { id title activeBranch { scenes { id } } } } }"
 WRITE = 'mutation { createProject(input: {title: "load"}) { id } }'

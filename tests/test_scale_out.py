@@ -21,9 +21,12 @@ import pytest
 from PIL import Image
 
 from services.job_events import asyncpg_dsn
-from tests.film import film_with_instances
-from tests.subscriptions import BY_JOB, WAIT, connect
 from tests.support import REPO, Client, create_database, drop_database, free_port, run_sync
+from tests.support.film import film_with_instances
+from tests.support.subscriptions import BY_JOB, WAIT, connect
+
+# Real processes: the slow tier (README, "Two commands").
+pytestmark = pytest.mark.slow
 
 POOL, OVERFLOW, CONCURRENCY = 3, 2, 2
 

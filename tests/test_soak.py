@@ -13,6 +13,9 @@ import pytest
 
 from tests.support import REPO
 
+# Real processes: the slow tier (README, "Two commands").
+pytestmark = pytest.mark.slow
+
 SOAK = REPO / "bench" / "soak.py"
 
 

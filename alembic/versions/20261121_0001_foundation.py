@@ -6,7 +6,7 @@ Create Date: 2026-11-21
 """
 
 
-from services.db.ddl import owner_policies, run_script, updated_at_trigger
+from services.db.ddl import PROJECT_OF_VIEWER, owner_policies, run_script, updated_at_trigger
 
 revision = "0001"
 down_revision = None
@@ -173,7 +173,7 @@ def upgrade() -> None:
     run_script(AUTH)
     run_script(FUNCTIONS)
     run_script(TABLES)
-    run_script(owner_policies("projects", "user_id = (select auth.uid())"))
+    run_script(owner_policies("projects", PROJECT_OF_VIEWER))
     for table in ("projects", *OWNED):
         run_script(updated_at_trigger(table))
     for table in OWNED:

@@ -93,6 +93,10 @@ alter table image_job_events enable row level security;
 create policy image_job_events_select on image_job_events for select to authenticated
     using ({OWNED_BY_VIEWER});
 grant select on image_job_events to authenticated;
+-- Positions only, nothing of any project: every user may read it (cursor expiry checks).
+alter table image_job_event_horizon enable row level security;
+create policy image_job_event_horizon_select on image_job_event_horizon for select to authenticated
+    using (true);
 grant select on image_job_event_horizon to authenticated;
 """
 

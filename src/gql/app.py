@@ -120,7 +120,7 @@ class SubscriptionCap(BaseGraphQLTransportWSHandler[Any, Any]):
                 await self.send_message({"id": message["id"], "type": "error", "payload": [refusal]})
                 return
             if query is not None:
-                message = {**message, "payload": {**payload, "query": query}}  # type: ignore[typeddict-item]
+                message = {**message, "payload": {**payload, "query": query}}
         cap = self.max_subscriptions_per_connection
         if (
             self.connection_acknowledged

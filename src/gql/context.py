@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import strawberry
 
+from gql.loaders import Loaders
 from services import auth
 from services.config import DEV_USER_ID, Settings
 from services.db.database import Database
 from services.errors import Unauthenticated
-
-if TYPE_CHECKING:
-    from gql.loaders import Loaders
 
 
 @dataclass
@@ -101,15 +99,11 @@ class Context:
     @property
     def loaders(self) -> Loaders:
         if self._loaders is None:
-            from gql.loaders import Loaders
-
             self._loaders = Loaders(self.app.db, self.uid)
         return self._loaders
 
     def fresh_loaders(self) -> Loaders:
         """Websocket operations share one context: each operation wants its own caches."""
-        from gql.loaders import Loaders
-
         self._loaders = Loaders(self.app.db, self.uid)
         return self._loaders
 

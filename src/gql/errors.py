@@ -117,7 +117,7 @@ class ErrorCodes(SchemaExtension):
         errors = getattr(result, "errors", None)
         if result is not None and errors:
             coded = _unauthenticated_first(classify_all(errors, self._schema()), self.execution_context.context)
-            result.errors = coded  # type: ignore[union-attr]
+            result.errors = coded
 
     def _schema(self) -> GraphQLSchema | None:
         schema = getattr(self.execution_context, "schema", None)

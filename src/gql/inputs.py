@@ -17,7 +17,7 @@ def optional(value: T | Any | None, field: str) -> T | None:
         return None
     if value is None:
         raise BadUserInput(f"{field} must not be null")
-    return value  # type: ignore[return-value]
+    return value
 
 
 def given(changes: dict[str, Any], column: str, value: Any) -> None:

@@ -136,7 +136,7 @@ def _introspection_sizes(schema: GraphQLSchema) -> dict[str, int]:
     """List sizes of introspection answers, from the schema being served."""
     types = [t for name, t in schema.type_map.items() if not name.startswith("__")]
     objects = [t for t in types if is_object_type(t)]
-    fields = [f for t in objects for f in t.fields.values()]  # type: ignore[attr-defined]
+    fields = [f for t in objects for f in t.fields.values()]
     inputs = [t for t in types if is_input_object_type(t)]
     enums = [t for t in types if is_enum_type(t)]
 
@@ -146,9 +146,9 @@ def _introspection_sizes(schema: GraphQLSchema) -> dict[str, int]:
     return {
         "__Schema.types": len(schema.type_map),
         "__Schema.directives": len(schema.directives),
-        "__Type.fields": mean([len(t.fields) for t in objects]),  # type: ignore[attr-defined]
-        "__Type.inputFields": mean([len(t.fields) for t in inputs]),  # type: ignore[attr-defined]
-        "__Type.enumValues": mean([len(t.values) for t in enums]),  # type: ignore[attr-defined]
+        "__Type.fields": mean([len(t.fields) for t in objects]),
+        "__Type.inputFields": mean([len(t.fields) for t in inputs]),
+        "__Type.enumValues": mean([len(t.values) for t in enums]),
         "__Type.interfaces": 1,
         "__Type.possibleTypes": 1,
         "__Field.args": mean([len(f.args) for f in fields]),

@@ -21,11 +21,12 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import Response
+from strawberry.schema.base import BaseSchema
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
@@ -36,8 +37,22 @@ from gql.observability import error_codes, log_request, with_request_id
 from services import request_context
 from services.metrics import operation_name
 
-if TYPE_CHECKING:
-    from gql.app import ContinuityGraphQL
+
+class View(Protocol):
+    """What the HTTP side needs of the strawberry view (gql.app's): its schema, context and
+    JSON encoder, and GraphiQL. A protocol, so that this module does not import the app."""
+
+    schema: BaseSchema
+    # The process's state: its metrics and persisted documents (gql.context.AppState).
+    state: Any
+
+    async def render_graphql_ide(self, request: Request) -> Response: ...
+
+    async def get_sub_response(self, request: Request) -> Response: ...
+
+    async def get_context(self, request: Request, response: Response) -> Any: ...
+
+    def encode_json(self, data: object) -> str | bytes: ...
 
 log = logging.getLogger("continuity.http")
 
@@ -221,7 +236,7 @@ def error_payload(message: str, code: str, **extensions: object) -> dict[str, An
 class GraphQLOverHTTP:
     """Serves the HTTP side of a strawberry view: its schema, context and JSON encoder."""
 
-    def __init__(self, view: ContinuityGraphQL, max_body_bytes: int) -> None:
+    def __init__(self, view: View, max_body_bytes: int) -> None:
         self.view = view
         self.max_body_bytes = max_body_bytes
 

@@ -7,9 +7,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services import validation
 from services.db.database import Database
+from services.db.predicates import asset_name_order, typed
 from services.errors import BadUserInput, not_found
 from services.ownership import owned
 from services.projects import owned_branch
@@ -27,26 +29,31 @@ _INSERT = text(
     """
 )
 
+# Locking returns the locked assets in the branch's asset order.
 _LOCK_ALL = text(
     f"""
-    update project_assets a set locked = true
-     where a.branch_id = :branch_id and {owned("a")}
-    returning a.*
+    with locked as (
+        update project_assets a set locked = true
+         where a.branch_id = :branch_id and {owned("a")}
+        returning a.*)
+    select l.* from locked l order by {asset_name_order("l")}
     """
 )
 
-_ASSETS_BY_IDS = text(
+_ASSETS_BY_IDS = typed(
     f"""
     select a.id, a.branch_id from project_assets a
-     where a.id = any(cast(:ids as uuid[])) and {owned("a")}
+     where a.id = any(:ids) and {owned("a")}
     """
 )
 
-_LOCK_SOME = text(
+_LOCK_SOME = typed(
     f"""
-    update project_assets a set locked = true
-     where a.id = any(cast(:ids as uuid[])) and a.branch_id = :branch_id and {owned("a")}
-    returning a.*
+    with locked as (
+        update project_assets a set locked = true
+         where a.id = any(:ids) and a.branch_id = :branch_id and {owned("a")}
+        returning a.*)
+    select l.* from locked l order by {asset_name_order("l")}
     """
 )
 
@@ -73,10 +80,6 @@ _LOCKED_STYLE = text(
      limit 1
     """
 )
-
-
-def _sorted(rows: Sequence[Any]) -> list[Any]:
-    return sorted(rows, key=lambda r: (r["name"].lower(), str(r["id"])))
 
 
 async def create_project_asset(
@@ -159,7 +162,7 @@ async def lock_project_assets(
         await owned_branch(conn, uid, branch_id)
         if ids is None:
             rows = (await conn.execute(_LOCK_ALL, {"branch_id": branch_id, "uid": uid})).mappings().all()
-            return _sorted(rows)
+            return list(rows)
         wanted = list(dict.fromkeys(ids))
         found = {
             r["id"]: r["branch_id"]
@@ -174,7 +177,7 @@ async def lock_project_assets(
         rows = (
             await conn.execute(_LOCK_SOME, {"ids": wanted, "branch_id": branch_id, "uid": uid})
         ).mappings().all()
-    return _sorted(rows)
+    return list(rows)
 
 
 async def lock_visual_style(db: Database, uid: str, branch_id: uuid.UUID, capsule_id: str) -> Any:
@@ -188,6 +191,6 @@ async def lock_visual_style(db: Database, uid: str, branch_id: uuid.UUID, capsul
     return branch
 
 
-async def locked_visual_style(conn: Any, branch_id: uuid.UUID) -> str | None:
+async def locked_visual_style(conn: AsyncConnection, branch_id: uuid.UUID) -> str | None:
     """The capsule of the branch's newest stage 5 state, if it has one."""
     return (await conn.execute(_LOCKED_STYLE, {"branch_id": branch_id})).scalar()

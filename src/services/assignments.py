@@ -15,9 +15,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services import frames, validation
 from services.db.database import Database
+from services.db.predicates import asset_order, typed
 from services.errors import BadUserInput, Conflict, not_found
 from services.ownership import owned
 from services.stages import invalidate_frames
@@ -144,7 +146,7 @@ _UPSERT_EVENT = text(
 )
 
 # The per-scene read behind frame references: three statements for any number of scenes.
-_CAST_ASSETS = text(
+_CAST_ASSETS = typed(
     f"""
     select s.id as _key, s.assignments_initialized,
            i.id as instance_id, i.project_asset_id, a.name, a.asset_type, i.effective_description,
@@ -152,23 +154,23 @@ _CAST_ASSETS = text(
       from scenes s
       left join (scene_asset_instances i join project_assets a on a.id = i.project_asset_id)
              on i.scene_id = s.id
-     where s.id = any(cast(:keys as uuid[])) and {owned("s")}
-     order by s.id, a.asset_type, lower(a.name), a.id
+     where s.id = any(:keys) and {owned("s")}
+     order by s.id, {asset_order("a")}
     """
 )
 
-_CAST_ASSIGNMENTS = text(
+_CAST_ASSIGNMENTS = typed(
     f"""
     select t.* from shot_asset_assignments t
-     where t.scene_id = any(cast(:keys as uuid[])) and {owned("t")}
+     where t.scene_id = any(:keys) and {owned("t")}
     """
 )
 
-_CAST_EVENTS = text(
+_CAST_EVENTS = typed(
     f"""
     select t.scene_id, t.shot_id, t.scene_asset_instance_id, t.post_description, t.post_image_key_url
       from transformation_events t
-     where t.scene_id = any(cast(:keys as uuid[])) and {owned("t")}
+     where t.scene_id = any(:keys) and {owned("t")}
     """
 )
 
@@ -192,14 +194,14 @@ def _presence(field: str, value: str) -> str:
     return value
 
 
-async def _locked_scene(conn: Any, uid: str, scene_id: uuid.UUID) -> Any:
+async def _locked_scene(conn: AsyncConnection, uid: str, scene_id: uuid.UUID) -> Any:
     scene = (await conn.execute(_LOCK_SCENE, {"id": scene_id, "uid": uid})).mappings().first()
     if scene is None:
         raise not_found("scene", scene_id)
     return scene
 
 
-async def _lock_scene_of(conn: Any, uid: str, assignment_id: uuid.UUID) -> None:
+async def _lock_scene_of(conn: AsyncConnection, uid: str, assignment_id: uuid.UUID) -> None:
     if (await conn.execute(_LOCK_SCENE_OF_ASSIGNMENT, {"id": assignment_id, "uid": uid})).first() is None:
         raise not_found("shot asset assignment", assignment_id)
 
@@ -365,7 +367,9 @@ async def record_transformation_event(
     return row
 
 
-async def read_scene_casts(conn: Any, uid: str, scene_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, frames.SceneCast]:
+async def read_scene_casts(
+    conn: AsyncConnection, uid: str, scene_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, frames.SceneCast]:
     """What the frames of every shot of these scenes read (the viewer's scenes only): three
     statements whatever the number of scenes, shots, assets and assignments."""
     params = {"keys": list(scene_ids), "uid": uid}

@@ -1,7 +1,8 @@
 """Batch reads behind the GraphQL layer's DataLoaders: one statement per batch of parent keys.
 
-Each read selects `_key` (the parent key it answers) and the child rows in the order SPEC.md
-gives for that list. Ownership is scoped explicitly, on top of row-level security.
+Each read selects `_key` (the parent key it answers) and the child rows in the list's order
+(`services.db.predicates`, shared with the query planner). Ownership is scoped explicitly, on
+top of row-level security.
 """
 
 from __future__ import annotations
@@ -10,21 +11,24 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import TextClause
 
-from services.ownership import owned
+from services.db.predicates import (
+    asset_name_order,
+    asset_order,
+    chain_walk,
+    owned,
+    owns_project,
+    shot_order,
+    typed,
+)
 
-KEYS = "cast(:keys as uuid[])"
-PROJECTS_OF_VIEWER = "select id from projects where user_id = cast(:uid as uuid)"
-
-MAX_CHAIN_DEPTH = 10_000
-
-# Asset order: CHARACTER, LOCATION, PROP (alphabetical in storage), then name ignoring case, then id.
-ASSET_ORDER = "a.asset_type, lower(a.name), a.id"
+KEYS = ":keys"
+ASSET_ORDER = asset_order("a")
 
 _READS: dict[str, str] = {
-    "project": f"select t.id as _key, t.* from projects t where t.id = any({KEYS}) and t.user_id = cast(:uid as uuid)",
+    "project": f"select t.id as _key, t.* from projects t where t.id = any({KEYS}) and {owns_project('t')}",
     "branch": f"select t.id as _key, t.* from branches t where t.id = any({KEYS}) and {owned('t')}",
     "branches_of_project": f"""
         select t.project_id as _key, t.* from branches t
@@ -45,12 +49,12 @@ _READS: dict[str, str] = {
     "shots_of_scene": f"""
         select t.scene_id as _key, t.* from shots t
          where t.scene_id = any({KEYS}) and {owned('t')}
-         order by t.shot_order, t.shot_label""",
+         order by {shot_order('t')}""",
     "asset": f"select t.id as _key, t.* from project_assets t where t.id = any({KEYS}) and {owned('t')}",
     "assets_of_branch": f"""
         select t.branch_id as _key, t.* from project_assets t
          where t.branch_id = any({KEYS}) and {owned('t')}
-         order by lower(t.name), t.id""",
+         order by {asset_name_order('t')}""",
     "visual_style_of_branch": f"""
         select b.id as _key, st.content ->> 'locked_visual_style_capsule_id' as capsule
           from branches b
@@ -73,16 +77,7 @@ _READS: dict[str, str] = {
          order by s.scene_number""",
     # Root first: the walk goes up the links, guarded against cycles and bounded in depth.
     "chain_of_instance": f"""
-        with recursive walk (start_id, id, parent_id, depth, path) as (
-            select t.id, t.id, t.inherited_from_instance_id, 0, array[t.id]
-              from scene_asset_instances t
-             where t.id = any({KEYS}) and {owned('t')}
-            union all
-            select w.start_id, p.id, p.inherited_from_instance_id, w.depth + 1, w.path || p.id
-              from walk w
-              join scene_asset_instances p on p.id = w.parent_id
-             where p.id <> all(w.path) and w.depth < {MAX_CHAIN_DEPTH}
-        )
+        with recursive {chain_walk('t', f"t.id = any({KEYS}) and {owned('t')}")}
         select w.start_id as _key, t.* from walk w
           join scene_asset_instances t on t.id = w.id
          order by w.start_id, w.depth desc""",
@@ -98,12 +93,12 @@ _READS: dict[str, str] = {
           join scene_asset_instances i on i.id = t.scene_asset_instance_id
           join project_assets a on a.id = i.project_asset_id
          where t.scene_id = any({KEYS}) and {owned('t')}
-         order by sh.shot_order, sh.shot_label, {ASSET_ORDER}""",
+         order by {shot_order('sh')}, {ASSET_ORDER}""",
     "assignments_of_instance": f"""
         select t.scene_asset_instance_id as _key, t.* from shot_asset_assignments t
           join shots sh on sh.id = t.shot_id
          where t.scene_asset_instance_id = any({KEYS}) and {owned('t')}
-         order by sh.shot_order, sh.shot_label""",
+         order by {shot_order('sh')}""",
     "assignment": f"""
         select t.id as _key, t.* from shot_asset_assignments t
          where t.id = any({KEYS}) and {owned('t')}""",
@@ -120,10 +115,10 @@ _READS: dict[str, str] = {
          where t.id = any({KEYS}) and {owned('t')}""",
 }
 
-_COMPILED: dict[str, TextClause] = {name: text(sql) for name, sql in _READS.items()}
+_COMPILED: dict[str, TextClause] = {name: typed(sql) for name, sql in _READS.items()}
 
 
-async def read_many(conn: Any, uid: str, name: str, keys: Sequence[Any]) -> dict[Any, list[Any]]:
+async def read_many(conn: AsyncConnection, uid: str, name: str, keys: Sequence[Any]) -> dict[Any, list[Any]]:
     """Rows of relation `name` for every key, grouped by key, each group in list order."""
     grouped: dict[Any, list[Any]] = defaultdict(list)
     result = await conn.execute(_COMPILED[name], {"keys": list(keys), "uid": uid})
@@ -132,9 +127,12 @@ async def read_many(conn: Any, uid: str, name: str, keys: Sequence[Any]) -> dict
     return grouped
 
 
-async def viewer_projects(conn: Any, uid: str) -> list[Any]:
+_VIEWER_PROJECTS = typed(f"select * from projects where {owns_project()} order by created_at desc, id desc")
+
+
+async def viewer_projects(conn: AsyncConnection, uid: str) -> list[Any]:
     result = await conn.execute(
-        text("select * from projects where user_id = cast(:uid as uuid) order by created_at desc, id desc"),
+        _VIEWER_PROJECTS,
         {"uid": uid},
     )
     return list(result.mappings())

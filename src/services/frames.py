@@ -9,8 +9,8 @@ Pure functions over plain values: no database, no GraphQL. The reads that feed t
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 THROUGHOUT = "throughout"
@@ -21,10 +21,6 @@ PRESENCES = (THROUGHOUT, ENTERS, EXITS, PASSES_THROUGH)
 
 START_FRAME = frozenset({THROUGHOUT, EXITS})
 END_FRAME = frozenset({THROUGHOUT, ENTERS})
-
-# Asset order: CHARACTER, LOCATION, PROP, then name ignoring case, then id.
-TYPE_RANK = {"character": 0, "location": 1, "prop": 2}
-
 
 @dataclass(frozen=True)
 class SceneAsset:
@@ -48,17 +44,6 @@ class SceneAsset:
     def image(self) -> str | None:
         """The instance's image, else the project asset's."""
         return self.instance_image or self.asset_image
-
-
-def asset_order_key(asset_type: str, name: str, ident: uuid.UUID | str) -> tuple[int, str, str]:
-    """The asset order in Python, for callers that have no database rank (tests, fixtures)."""
-    return (TYPE_RANK.get(asset_type, len(TYPE_RANK)), name.lower(), str(ident))
-
-
-def ranked(assets: Iterable[SceneAsset]) -> list[SceneAsset]:
-    """The assets with `rank` set from the asset order computed in Python."""
-    ordered = sorted(assets, key=lambda a: asset_order_key(a.asset_type, a.name, a.instance_id))
-    return [replace(a, rank=n) for n, a in enumerate(ordered)]
 
 
 @dataclass(frozen=True)
@@ -201,7 +186,7 @@ class SceneCast:
     scene_id: uuid.UUID
     initialized: bool
     assets: list[SceneAsset] = field(default_factory=list)
-    assignments: dict[uuid.UUID, list[Mapping[str, Any]]] = field(default_factory=dict)
+    assignments: dict[uuid.UUID, list[Mapping[Any, Any]]] = field(default_factory=dict)
     transformations: dict[uuid.UUID, dict[uuid.UUID, Transformation]] = field(default_factory=dict)
 
     def frames_of(self, shot_id: uuid.UUID) -> FrameReferences:

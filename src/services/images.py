@@ -23,6 +23,7 @@ from sqlalchemy import text
 from services import validation
 from services.assets import locked_visual_style
 from services.db.database import Database
+from services.db.predicates import owns_project
 from services.errors import Conflict, VisualStyleRequired, not_found
 from services.job_events import Gap, JobEvent, JobEvents, rewind
 from services.ownership import owned
@@ -141,7 +142,7 @@ async def create_scene_asset_job(
 
 _JOB = text(f"select t.* from image_generation_jobs t where t.id = :id and {owned('t')}")
 _JOBS = text(f"select t.* from image_generation_jobs t where t.id = any(cast(:ids as uuid[])) and {owned('t')}")
-_PROJECT = text("select exists (select 1 from projects where id = :id and user_id = cast(:uid as uuid))")
+_PROJECT = text(f"select exists (select 1 from projects where id = :id and {owns_project()})")
 _CHANGED_SINCE = text(
     f"""
     select t.* from image_generation_jobs t

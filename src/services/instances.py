@@ -15,6 +15,7 @@ from sqlalchemy import text
 
 from services import validation
 from services.db.database import Database
+from services.db.predicates import asset_order
 from services.errors import (
     BadUserInput,
     Conflict,
@@ -26,9 +27,9 @@ from services.ownership import owned
 from services.stages import invalidate_frames
 
 # Asset order for the rows an insert returns.
-_ORDERED = """
+_ORDERED = f"""
     select ins.* from ins join project_assets a on a.id = ins.project_asset_id
-     order by a.asset_type, lower(a.name), a.id
+     order by {asset_order("a")}
 """
 
 # Locks the scene row so concurrent inherits on it run one after another.

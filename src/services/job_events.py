@@ -298,7 +298,7 @@ class JobEvents:
                     self._dsn, timeout=10, server_settings={"application_name": APPLICATION_NAME}
                 )
                 lost = asyncio.Event()
-                conn.add_termination_listener(lambda _c, lost=lost: lost.set())  # type: ignore[misc]
+                conn.add_termination_listener(lambda _c, lost=lost: lost.set())
                 await conn.add_listener(CHANNEL, self._on_notify)
                 if self.position is None:
                     xmin = await conn.fetchval("select pg_snapshot_xmin(pg_current_snapshot())::text::bigint")

@@ -1,7 +1,7 @@
-"""The ownership predicate every service lookup carries, on top of row-level security."""
+"""The ownership predicate every service lookup carries, on top of row-level security.
 
-OWNED = "project_id in (select id from projects where user_id = cast(:uid as uuid))"
+Defined in `services.db.predicates`; services import it from here by habit."""
 
+from services.db.predicates import owned
 
-def owned(alias: str) -> str:
-    return f"{alias}.project_id in (select id from projects where user_id = cast(:uid as uuid))"
+__all__ = ["owned"]

@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services import validation
 from services.db.database import Database
@@ -35,7 +36,7 @@ async def create_project(db: Database, uid: str, title: str) -> Any:
     return project
 
 
-async def owned_branch(conn: Any, uid: str, branch_id: uuid.UUID) -> Any:
+async def owned_branch(conn: AsyncConnection, uid: str, branch_id: uuid.UUID) -> Any:
     """The viewer's branch, or NOT_FOUND (another user's is answered like a missing one)."""
     row = (await conn.execute(_BRANCH, {"id": branch_id, "uid": uid})).mappings().first()
     if row is None:

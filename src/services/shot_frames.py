@@ -12,10 +12,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.assets import locked_visual_style
 from services.assignments import read_scene_casts
 from services.db.database import Database
+from services.db.predicates import shot_order
 from services.errors import BadUserInput, VisualStyleRequired, not_found
 from services.ownership import owned
 from services.prompts import PromptWriter, ShotBrief, write_prompts
@@ -27,7 +29,7 @@ _SHOTS_OF_SCENE = text(
     f"""
     select sh.* from shots sh
      where sh.scene_id = :scene_id and {owned("sh")}
-     order by sh.shot_order, sh.shot_label
+     order by {shot_order("sh")}
     """
 )
 
@@ -133,7 +135,7 @@ def frame_storage_path(
 
 
 async def queue_frame_jobs(
-    conn: Any,
+    conn: AsyncConnection,
     shot: Any,
     capsule: str,
     start_images: Sequence[Any],

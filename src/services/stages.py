@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services import validation
 from services.db.database import Database
@@ -56,7 +57,7 @@ async def set_scene_stage_status(db: Database, uid: str, scene_id: uuid.UUID, st
     return row
 
 
-async def invalidate_frames(conn: Any, scene_ids: Iterable[uuid.UUID]) -> None:
+async def invalidate_frames(conn: AsyncConnection, scene_ids: Iterable[uuid.UUID]) -> None:
     """Marks the locked stages 9-12 of these scenes outdated (one statement)."""
     ids = list(dict.fromkeys(scene_ids))
     if ids:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.film import Film, new_film
 from tests.support import Client, gather
+from tests.support.film import Film, new_film
 
 ASSIGNMENT_FIELDS = "id presenceType createdAt updatedAt shot { id shotLabel } sceneAssetInstance { id projectAsset { name } }"
 CREATE = f"""

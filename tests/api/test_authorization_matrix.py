@@ -13,9 +13,9 @@ import graphql
 import pytest
 
 from gql.schema import schema_sdl
-from tests.film import new_film
-from tests.subscriptions import BY_JOB, BY_PROJECT, EVENTS_BY_JOB, EVENTS_BY_PROJECT, connect
 from tests.support import Client
+from tests.support.film import new_film
+from tests.support.subscriptions import BY_JOB, BY_PROJECT, EVENTS_BY_JOB, EVENTS_BY_PROJECT, connect
 
 SCHEMA = graphql.build_schema(schema_sdl())
 

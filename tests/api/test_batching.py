@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.film import new_film
 from tests.support import Client
+from tests.support.film import new_film
 
 DEEP = """
 query($b: UUID!) {

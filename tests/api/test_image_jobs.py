@@ -14,9 +14,9 @@ import httpx
 from PIL import Image
 from sqlalchemy import text
 
-from tests.film import film_with_instances
-from tests.subscriptions import BY_JOB, BY_PROJECT, JOB_FIELDS, WAIT, connect
 from tests.support import Client
+from tests.support.film import film_with_instances
+from tests.support.subscriptions import BY_JOB, BY_PROJECT, JOB_FIELDS, WAIT, connect
 
 GENERATE = f"""
 mutation($i: UUID!, $k: String) {{ generateSceneAssetImage(instanceId: $i, idempotencyKey: $k) {{ {JOB_FIELDS} }} }}

@@ -24,8 +24,9 @@ from PIL import Image
 from sqlalchemy import text
 
 from tests.api.test_image_jobs import GENERATE, INSTANCE, LOCKS, STAGE, generate, until
-from tests.film import film_with_instances
-from tests.subscriptions import (
+from tests.support import REPO, Client, create_database, drop_database, free_port, run_sync, serving
+from tests.support.film import film_with_instances
+from tests.support.subscriptions import (
     BY_JOB,
     BY_PROJECT,
     CURSOR,
@@ -36,7 +37,9 @@ from tests.subscriptions import (
     Operation,
     connect,
 )
-from tests.support import REPO, Client, create_database, drop_database, free_port, run_sync, serving
+
+# Real processes: the slow tier (README, "Two commands").
+pytestmark = pytest.mark.slow
 
 
 @dataclass
@@ -222,7 +225,7 @@ async def test_a_killed_workers_job_is_claimed_again_after_its_lease_expires(
     async with connect(quiet.base_url, alice.token) as socket:
         op = await socket.subscribe(BY_JOB, {"j": job["id"]})
         assert (await op.job())["status"] == "QUEUED"
-        doomed = await processes.worker("tests.providers:SlowProvider")
+        doomed = await processes.worker("tests.support.providers:SlowProvider")
         assert (await op.job())["status"] == "PROCESSING"
         doomed.proc.send_signal(signal.SIGKILL)
         await doomed.proc.wait()
@@ -245,7 +248,7 @@ async def test_failed_attempts_are_retried_and_the_third_makes_the_job_failed(
     async with connect(quiet.base_url, alice.token) as socket:
         op = await socket.subscribe(BY_JOB, {"j": job["id"]})
         await op.job()
-        await processes.worker("tests.providers:FailingProvider")
+        await processes.worker("tests.support.providers:FailingProvider")
         seen = await statuses(op, 6)
         assert (await op.message())["type"] == "complete"
     assert [j["status"] for j in seen] == ["PROCESSING", "QUEUED"] * 2 + ["PROCESSING", "FAILED"]
@@ -269,7 +272,7 @@ async def test_two_workers_racing_over_fifty_jobs_process_each_once(
     renders = tmp_path / "renders.log"
     env = {"CONTINUITY_TEST_RENDER_LOG": str(renders), "CONTINUITY_WORKER_CONCURRENCY": "4",
            "CONTINUITY_WORKER_LEASE_SECONDS": "30"}
-    workers = [await processes.worker("tests.providers:RecordingProvider", **env) for _ in range(2)]
+    workers = [await processes.worker("tests.support.providers:RecordingProvider", **env) for _ in range(2)]
     hub = quiet.state.events
     async with connect(quiet.base_url, alice.token) as socket:
         before = hub.subscribers
@@ -321,7 +324,7 @@ async def test_a_worker_stopped_with_sigterm_gives_its_job_back(quiet: Quiet, pr
     async with connect(quiet.base_url, alice.token) as socket:
         op = await socket.subscribe(BY_JOB, {"j": job["id"]})
         await op.job()
-        worker = await processes.worker("tests.providers:SlowProvider", CONTINUITY_WORKER_GRACE_SECONDS="0.2",
+        worker = await processes.worker("tests.support.providers:SlowProvider", CONTINUITY_WORKER_GRACE_SECONDS="0.2",
                                         CONTINUITY_WORKER_LEASE_SECONDS="60")
         assert (await op.job())["status"] == "PROCESSING"
         worker.proc.send_signal(signal.SIGTERM)
@@ -360,7 +363,7 @@ async def test_events_reach_two_server_processes_alike_and_resume_after_a_restar
         op_here = await here.subscribe(EVENTS_BY_PROJECT, {"p": film.project_id, "a": start})
         op_there = await there.subscribe(EVENTS_BY_PROJECT, {"p": film.project_id, "a": start})
         # One job at a time, slowly enough that the restart falls in the middle of the run.
-        await processes.worker("tests.providers:SlowProvider", CONTINUITY_TEST_PROVIDER_SECONDS="0.4",
+        await processes.worker("tests.support.providers:SlowProvider", CONTINUITY_TEST_PROVIDER_SECONDS="0.4",
                                CONTINUITY_WORKER_CONCURRENCY="1", CONTINUITY_WORKER_LEASE_SECONDS="30")
         before_restart = await _events(op_there, _terminal({jobs[0]["id"]}))
         other_process.proc.kill()  # abruptly: the socket drops with the process
@@ -384,7 +387,7 @@ async def test_failed_attempts_wait_their_backoff_and_are_claimed_when_due(
     _, instances = await film_with_instances(alice)
     job = await generate(alice, instances["Anchor"])
     base, poll = 0.4, 0.5
-    await processes.worker("tests.providers:FailingProvider", CONTINUITY_RETRY_BASE_SECONDS=str(base),
+    await processes.worker("tests.support.providers:FailingProvider", CONTINUITY_RETRY_BASE_SECONDS=str(base),
                            CONTINUITY_WORKER_POLL_SECONDS=str(poll))
     async with connect(quiet.base_url, alice.token) as socket:
         op = await socket.subscribe(EVENTS_BY_JOB, {"j": job["id"]})
@@ -450,7 +453,7 @@ async def test_cancelling_a_processing_job_discards_its_attempt(quiet: Quiet, pr
     async with connect(quiet.base_url, alice.token) as socket:
         op = await socket.subscribe(BY_JOB, {"j": job["id"]})
         await op.job()
-        await processes.worker("tests.providers:SlowProvider", CONTINUITY_TEST_PROVIDER_SECONDS="1.5",
+        await processes.worker("tests.support.providers:SlowProvider", CONTINUITY_TEST_PROVIDER_SECONDS="1.5",
                                CONTINUITY_WORKER_LEASE_SECONDS="30")
         assert (await op.job())["status"] == "PROCESSING"
         first = (await alice.data(CANCEL, {"id": job["id"]}))["cancelImageJob"]

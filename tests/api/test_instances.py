@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from tests.film import Film, new_film
 from tests.support import Client
+from tests.support.film import Film, new_film
 
 INSTANCE_FIELDS = """
 id descriptionOverride imageKeyUrl statusTags carryForward effectiveDescription

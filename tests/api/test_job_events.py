@@ -9,9 +9,9 @@ from typing import Any
 
 from services.job_events import Position
 from tests.api.test_image_jobs import _terminate_listener, generate, until
-from tests.film import film_with_instances
-from tests.subscriptions import CURSOR, EVENTS_BY_JOB, EVENTS_BY_PROJECT, connect
 from tests.support import Client
+from tests.support.film import film_with_instances
+from tests.support.subscriptions import CURSOR, EVENTS_BY_JOB, EVENTS_BY_PROJECT, connect
 
 MISSING = "00000000-0000-4000-8000-00000000dead"
 TERMINAL = {"COMPLETED", "FAILED", "CANCELLED"}

@@ -13,8 +13,8 @@ from graphql import get_introspection_query, parse
 from gql.limits import LimitSettings, QueryLimits
 from gql.schema import create_schema
 from services.config import load_settings
-from tests.film import new_film
 from tests.support import Client
+from tests.support.film import new_film
 
 # The benchmark's pages, as the frontend asks for them.
 SCENE_PAGE = """

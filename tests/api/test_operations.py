@@ -20,9 +20,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from services.job_events import asyncpg_dsn
 from tests.api.test_image_jobs import generate, wait_completed
-from tests.film import film_with_instances
-from tests.subscriptions import PROTOCOL, WAIT
 from tests.support import REPO, Client, free_port, serving
+from tests.support.film import film_with_instances
+from tests.support.subscriptions import PROTOCOL, WAIT
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -73,7 +73,7 @@ async def test_metrics_move_with_requests_and_jobs(alice: Client, server: Any, h
 
 
 async def test_websocket_connections_and_subscriptions_are_gauged(alice: Client, server: Any, http: httpx.AsyncClient) -> None:
-    from tests.subscriptions import EVENTS_BY_PROJECT, connect
+    from tests.support.subscriptions import EVENTS_BY_PROJECT, connect
 
     film, _ = await film_with_instances(alice)
     base = await scrape(http)
@@ -156,6 +156,7 @@ async def test_a_websocket_keeps_its_upgrades_request_id(
     assert {r.user_id for r in lines} == {alice.user_id}  # type: ignore[attr-defined]
 
 
+@pytest.mark.slow  # a real `continuity serve` process
 async def test_json_logs_carry_request_ids_and_never_tokens_or_values(database_url: str, tmp_path: Path) -> None:
     from services.auth import issue_token
     from services.config import load_settings

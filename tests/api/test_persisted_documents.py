@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.subscriptions import connect
 from tests.support import serving
+from tests.support.subscriptions import connect
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 VIEWER = "query Viewer { viewer { userId } }"

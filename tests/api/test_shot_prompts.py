@@ -25,8 +25,8 @@ from tests.api.test_assignments import (
     lock_frame_stages,
     locks,
 )
-from tests.film import new_film
 from tests.support import Client
+from tests.support.film import new_film
 
 IMAGE_FIELDS = "position sceneAssetInstanceId projectAssetId assetName assetType imageUrl"
 SHOT_FIELDS = f"""

@@ -1,5 +1,5 @@
-from tests.film import new_film
 from tests.support import Client
+from tests.support.film import new_film
 
 
 async def test_a_new_project_has_an_active_main_branch(alice: Client) -> None:

@@ -20,9 +20,9 @@ import websockets
 from sqlalchemy import text
 
 from tests.api.test_image_jobs import generate, until
-from tests.film import film_with_instances
-from tests.subscriptions import BY_JOB, BY_PROJECT, PROTOCOL, WAIT, connect
 from tests.support import Client, serving
+from tests.support.film import film_with_instances
+from tests.support.subscriptions import BY_JOB, BY_PROJECT, PROTOCOL, WAIT, connect
 
 CAP = 3
 

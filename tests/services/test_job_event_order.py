@@ -18,8 +18,8 @@ import asyncpg
 import pytest
 
 from services.job_events import TAIL, Position, asyncpg_dsn
-from tests.film import film_with_instances
 from tests.support import Client
+from tests.support.film import film_with_instances
 
 WAIT = 30.0
 

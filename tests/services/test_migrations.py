@@ -5,13 +5,10 @@ from __future__ import annotations
 import asyncpg
 
 from services.db import migrations
+from services.db.tables import metadata
 from tests.support import create_database, drop_database, run_sync
 
-TABLES = {
-    "projects", "branches", "scenes", "shots", "project_assets", "stage_states",
-    "scene_asset_instances", "shot_asset_assignments", "transformation_events",
-    "image_generation_jobs",
-}
+TABLES = set(metadata.tables)
 
 
 def _inventory(url: str) -> dict[str, object]:

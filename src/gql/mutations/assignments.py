@@ -41,7 +41,7 @@ def _raw(value: object) -> str:
 def _writer(ctx: Context) -> prompts.PromptWriter:
     if ctx.app.prompt_writer is None:
         ctx.app.prompt_writer = prompts.load_writer(ctx.app.settings.prompt_writer)
-    return ctx.app.prompt_writer  # type: ignore[no-any-return]
+    return ctx.app.prompt_writer
 
 
 @strawberry.type

@@ -1,6 +1,7 @@
 """What the planner knows of the table-backed types: each field's SQL, each relation's rows and
-order. The one place in the GraphQL layer that speaks SQL (issue 6); the loader path in
-`services.batches` stays the reference, and every list here orders exactly as it does there.
+order. The one place in the GraphQL layer that speaks SQL; the loader path in
+`services.batches` stays the reference. Both build their ownership, orders and chain walk from
+`services.db.predicates`, so every list here orders as the loaders' does by construction.
 
 Templates use `{t}` for the row's alias; relation sources use `{p}` (the parent row) and `{c}`
 (the child row, also the prefix of any helper alias the source needs).
@@ -10,7 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services.batches import MAX_CHAIN_DEPTH
+from gql.relations import RelationName
+from services.db.predicates import asset_name_order, asset_order, chain_walk, owned, owns_project, shot_order
 
 # The DateTime scalar's serialisation (gql.scalars.serialize_datetime), done by PostgreSQL.
 DATETIME = "to_char({col} at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')"
@@ -53,15 +55,10 @@ def _to_one(target: str, table: str, fk: str) -> Relation:
     return Relation(target, False, f"from {table} {{c}} where {{c}}.id = {{p}}.{fk}", fk=fk, table=table)
 
 
-ASSET_ORDER = "{c}_a.asset_type, lower({c}_a.name), {c}_a.id"
+ASSET_ORDER = asset_order("{c}_a")
 
-# Root first: the same walk as services.batches' chain_of_instance, from one parent row.
-CHAIN_SOURCE = f"""from (with recursive walk (id, parent_id, depth, path) as (
-        select {{p}}.id, {{p}}.inherited_from_instance_id, 0, array[{{p}}.id]
-        union all
-        select x.id, x.inherited_from_instance_id, w.depth + 1, w.path || x.id
-          from walk w join scene_asset_instances x on x.id = w.parent_id
-         where x.id <> all(w.path) and w.depth < {MAX_CHAIN_DEPTH})
+# Root first: the loaders' chain walk (chain_of_instance), from one parent row.
+CHAIN_SOURCE = f"""from (with recursive {chain_walk("{p}")}
       select id, depth from walk) {{c}}_w
   join scene_asset_instances {{c}} on {{c}}.id = {{c}}_w.id"""
 
@@ -94,7 +91,7 @@ TABLES: dict[str, str] = {
 
 # The by-id loader that rebuilds an object of the type for a field the planner leaves to its
 # resolver (types without one must be compiled whole).
-BY_ID_LOADER: dict[str, str] = {
+BY_ID_LOADER: dict[str, RelationName] = {
     "Project": "project",
     "Branch": "branch",
     "Scene": "scene",
@@ -126,7 +123,7 @@ FIELDS: dict[str, dict[str, Field]] = {
         "scenes": Relation("Scene", True, "from scenes {c} where {c}.branch_id = {p}.id", "{c}.scene_number"),
         "assets": Relation(
             "ProjectAsset", True, "from project_assets {c} where {c}.branch_id = {p}.id",
-            "lower({c}.name), {c}.id",
+            asset_name_order("{c}"),
         ),
         "lockedVisualStyleCapsuleId": Column(
             "(select s.content ->> 'locked_visual_style_capsule_id' from stage_states s"
@@ -169,7 +166,7 @@ FIELDS: dict[str, dict[str, Field]] = {
             ASSET_ORDER,
         ),
         "shots": Relation(
-            "Shot", True, "from shots {c} where {c}.scene_id = {p}.id", "{c}.shot_order, {c}.shot_label"
+            "Shot", True, "from shots {c} where {c}.scene_id = {p}.id", shot_order("{c}")
         ),
         "shotAssignments": Relation(
             "ShotAssetAssignment", True,
@@ -177,7 +174,7 @@ FIELDS: dict[str, dict[str, Field]] = {
             " join scene_asset_instances {c}_i on {c}_i.id = {c}.scene_asset_instance_id"
             " join project_assets {c}_a on {c}_a.id = {c}_i.project_asset_id"
             " where {c}.scene_id = {p}.id",
-            "{c}_s.shot_order, {c}_s.shot_label, " + ASSET_ORDER,
+            shot_order("{c}_s") + ", " + ASSET_ORDER,
         ),
         "hasShotAssignments": Column(
             "exists (select 1 from shot_asset_assignments x where x.scene_id = {t}.id)"
@@ -216,7 +213,7 @@ FIELDS: dict[str, dict[str, Field]] = {
             "ShotAssetAssignment", True,
             "from shot_asset_assignments {c} join shots {c}_s on {c}_s.id = {c}.shot_id"
             " where {c}.scene_asset_instance_id = {p}.id",
-            "{c}_s.shot_order, {c}_s.shot_label",
+            shot_order("{c}_s"),
         ),
     },
     "Shot": {
@@ -275,7 +272,7 @@ FIELDS: dict[str, dict[str, Field]] = {
     },
 }
 
-OWNED = "{t}.project_id in (select id from projects where user_id = cast(:uid as uuid))"
+OWNED = owned("{t}")
 
 
 @dataclass(frozen=True)
@@ -289,12 +286,12 @@ class Root:
 
 
 ROOTS: dict[tuple[str, str], Root] = {
-    ("Query", "project"): Root("Project", "{t}.id = cast(:id as uuid) and {t}.user_id = cast(:uid as uuid)"),
-    ("Query", "branch"): Root("Branch", "{t}.id = cast(:id as uuid) and " + OWNED),
-    ("Query", "scene"): Root("Scene", "{t}.id = cast(:id as uuid) and " + OWNED),
-    ("Query", "sceneAssetInstance"): Root("SceneAssetInstance", "{t}.id = cast(:id as uuid) and " + OWNED),
-    ("Query", "shot"): Root("Shot", "{t}.id = cast(:id as uuid) and " + OWNED),
+    ("Query", "project"): Root("Project", "{t}.id = :id and " + owns_project("{t}")),
+    ("Query", "branch"): Root("Branch", "{t}.id = :id and " + OWNED),
+    ("Query", "scene"): Root("Scene", "{t}.id = :id and " + OWNED),
+    ("Query", "sceneAssetInstance"): Root("SceneAssetInstance", "{t}.id = :id and " + OWNED),
+    ("Query", "shot"): Root("Shot", "{t}.id = :id and " + OWNED),
     ("Viewer", "projects"): Root(
-        "Project", "{t}.user_id = cast(:uid as uuid)", many=True, order="{t}.created_at desc, {t}.id desc"
+        "Project", owns_project("{t}"), many=True, order="{t}.created_at desc, {t}.id desc"
     ),
 }

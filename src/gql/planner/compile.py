@@ -14,6 +14,7 @@ from typing import Any
 from graphql import GraphQLObjectType, get_named_type, is_non_null_type
 
 from gql.planner.catalog import BY_ID_LOADER, FIELDS, TABLES, Column, Relation, Root
+from gql.relations import RelationName
 
 # json_build_object takes at most 100 arguments: 50 keys. A wider selection is left to the loaders.
 MAX_KEYS = 50
@@ -29,7 +30,7 @@ class NotCompilable(Exception):
 class Hole:
     parent_type: GraphQLObjectType
     field_details: Any
-    loader: str
+    loader: RelationName
 
 
 @dataclass

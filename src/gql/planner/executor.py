@@ -28,12 +28,12 @@ from graphql import (
 )
 from graphql.execution.values import get_argument_values
 from graphql.pyutils import Path, Undefined, gather_with_cancel
-from sqlalchemy import text
 from starlette.requests import Request
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from gql.planner.catalog import ROOTS, Root
 from gql.planner.compile import Compiler, NotCompilable, Plan, Shape
+from services.db.predicates import typed
 
 log = logging.getLogger("continuity.planner")
 
@@ -294,7 +294,7 @@ class PlanningExecutionContext(StrawberryGraphQLCoreExecutionContext):
         plan: Plan | None
         try:
             plan = Compiler(collect).root(root, target, field_details_list)
-            plan.statement = text(plan.sql)
+            plan.statement = typed(plan.sql)
         except NotCompilable as reason:
             log.debug("not planned (%s): %s", reason, path.as_list())
             plan = None

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from gql.context import Info
-from gql.loaders import handed_on
+from gql.relations import handed_on, relations
 from gql.types.enums import AssetType, PresenceType
 from services import assignments, frames
 
@@ -23,6 +23,7 @@ ShotT = Annotated["Shot", strawberry.lazy("gql.types.scene")]
 InstanceT = Annotated["SceneAssetInstance", strawberry.lazy("gql.types.instance")]
 
 
+@relations("assignments_of_shot", "assignments_of_scene", "assignments_of_instance", by_id="assignment")
 @strawberry.type
 class ShotAssetAssignment:
     id: uuid.UUID
@@ -94,6 +95,7 @@ class FrameReferences:
     )
 
 
+@relations("events_of_shot")
 @strawberry.type(description="A change of an asset inside one shot: the end frame shows it after the change.")
 class TransformationEvent:
     id: uuid.UUID

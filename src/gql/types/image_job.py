@@ -8,11 +8,13 @@ from typing import Any
 
 import strawberry
 
+from gql.relations import relations
 from gql.types.assignment import ReferenceImage
 from gql.types.enums import ImageJobStatus, ImageJobType
 from services.job_events import JobEvent
 
 
+@relations(by_id="image_job")
 @strawberry.type
 class ImageJob:
     id: uuid.UUID

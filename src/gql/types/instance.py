@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from gql.context import Info
-from gql.loaders import handed_on
+from gql.relations import handed_on, relations
 from gql.types.enums import InheritanceSource
 from gql.types.project import ProjectAsset
 
@@ -21,6 +21,7 @@ SceneT = Annotated["Scene", strawberry.lazy("gql.types.scene")]
 AssignmentT = Annotated["ShotAssetAssignment", strawberry.lazy("gql.types.assignment")]
 
 
+@relations("instances_of_scene", "instances_of_asset", "chain_of_instance", by_id="instance")
 @strawberry.type(description="The state of one project asset within one scene.")
 class SceneAssetInstance:
     id: uuid.UUID

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from gql.context import Info
-from gql.loaders import handed_on
+from gql.relations import handed_on, relations
 from gql.types.enums import AssetType, StageStatus
 from services import batches, job_event_stream
 
@@ -37,6 +37,7 @@ class Viewer:
         return projects
 
 
+@relations(by_id="project")
 @strawberry.type
 class Project:
     id: uuid.UUID
@@ -69,6 +70,7 @@ class Project:
         return (await job_event_stream.current_cursor(ctx.db, ctx.uid)).encode()
 
 
+@relations("branches_of_project", by_id="branch")
 @strawberry.type
 class Branch:
     id: uuid.UUID
@@ -98,6 +100,7 @@ class Branch:
         return handed_on(info.context.loaders.value("visual_style_of_branch", "capsule").load(self.id))
 
 
+@relations("assets_of_branch", by_id="asset")
 @strawberry.type(description="A master asset of the project (Stage 5).")
 class ProjectAsset:
     id: uuid.UUID

@@ -8,18 +8,19 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from gql.context import Info
-from gql.loaders import handed_on
+from gql.relations import handed_on, relations
+from gql.types.assignment import (
+    FrameReferences,
+    ReferenceImage,
+    ShotAssetAssignment,
+    TransformationEvent,
+    frame_references_of_shot,
+)
 from gql.types.enums import AssetType
 from gql.types.project import Branch, StageLock
 from services import stages
 
 if TYPE_CHECKING:
-    from gql.types.assignment import (
-        FrameReferences,
-        ReferenceImage,
-        ShotAssetAssignment,
-        TransformationEvent,
-    )
     from gql.types.instance import SceneAssetInstance
 
 InstanceT = Annotated["SceneAssetInstance", strawberry.lazy("gql.types.instance")]
@@ -46,6 +47,7 @@ class LocalContext:
     scene_assets: list[LocalContextAsset]
 
 
+@relations("scenes_of_branch", "prior_scene", by_id="scene")
 @strawberry.type
 class Scene:
     id: uuid.UUID
@@ -127,6 +129,7 @@ class Scene:
         )
 
 
+@relations("shots_of_scene", by_id="shot")
 @strawberry.type
 class Shot:
     id: uuid.UUID
@@ -165,14 +168,10 @@ class Shot:
 
     @strawberry.field(description="Start-frame reference images as stored by the last generateShotPrompts.")
     def reference_image_order(self) -> list[ReferenceImageT]:
-        from gql.types.assignment import ReferenceImage
-
         return [ReferenceImage.from_json(entry) for entry in self.reference_image_order_raw]
 
     @strawberry.field(description="End-frame reference images as stored by the last generateShotPrompts.")
     def end_frame_reference_image_order(self) -> list[ReferenceImageT]:
-        from gql.types.assignment import ReferenceImage
-
         return [ReferenceImage.from_json(entry) for entry in self.end_frame_reference_image_order_raw]
 
     @strawberry.field(description="In asset order of their instances.")
@@ -181,8 +180,6 @@ class Shot:
 
     @strawberry.field(description="Computed now from the current assignments (or the legacy fallback).")
     async def frame_references(self, info: Info) -> FrameReferencesT:
-        from gql.types.assignment import frame_references_of_shot
-
         return await frame_references_of_shot(info, self)
 
     @strawberry.field

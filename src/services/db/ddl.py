@@ -3,7 +3,11 @@
 Kept in one place so every table gets the same tenancy rules; the migrations import it.
 """
 
-OWNED_BY_VIEWER = "project_id in (select id from projects where user_id = (select auth.uid()))"
+from services.db.predicates import SESSION_USER, owned, owns_project
+
+# The policies' predicates: the services' ownership predicate, with the session's user.
+OWNED_BY_VIEWER = owned(user=SESSION_USER)
+PROJECT_OF_VIEWER = owns_project(user=SESSION_USER)
 
 
 def owner_policies(table: str, predicate: str = OWNED_BY_VIEWER) -> str:

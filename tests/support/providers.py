@@ -1,4 +1,4 @@
-"""Image providers for worker tests, chosen with CONTINUITY_IMAGE_PROVIDER=tests.providers:Name."""
+"""Image providers for worker tests, chosen with CONTINUITY_IMAGE_PROVIDER=tests.support.providers:Name."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Test support: databases on a real PostgreSQL, a real server, a GraphQL client, a film builder."""
+"""Test support: databases on a real PostgreSQL, a real server, a GraphQL client; the film
+builder (`film`), websocket subscriptions (`subscriptions`) and image providers (`providers`)
+live beside it in this package."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from typing import Any, TypeVar
 import asyncpg
 import httpx
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TEST_SECRET = "continuity-test-secret-0123456789abcdef0123456789"
 T = TypeVar("T")
 

@@ -1,0 +1,90 @@
+"""SQL every read and write shares, defined once: who owns a row, the order of assets and shots,
+the walk up an instance's chain, and the types of the parameters the queries bind.
+
+The loaders (`services.batches`), the services and the query planner (`gql.planner.catalog`)
+all build their SQL from these, so they cannot drift apart: the planner orders exactly as the
+loaders because both say `asset_order(...)`. The README's "Shot asset assignments" and "Scene
+asset instances" sections describe the orders; the row-level security policies
+(`services.db.ddl`) use the same ownership predicate with the session's user.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy.sql.elements import TextClause
+from sqlalchemy.types import TypeEngine
+
+# The viewer, as the services bind it; row-level security reads it from the session instead.
+VIEWER = ":uid"
+SESSION_USER = "(select auth.uid())"
+
+# A chain is a path up `inherited_from_instance_id` links; the walk stops at this depth (and at
+# any cycle) so a corrupt chain cannot run away.
+MAX_CHAIN_DEPTH = 10_000
+
+
+def owns_project(alias: str | None = None, user: str = VIEWER) -> str:
+    """The project row `alias` belongs to `user`."""
+    return f"{alias + '.' if alias else ''}user_id = {user}"
+
+
+def owned(alias: str | None = None, user: str = VIEWER) -> str:
+    """The ownership predicate: the row `alias` (a table with `project_id`) is in one of
+    `user`'s projects. Services carry it on top of row-level security, whose policies are it."""
+    column = f"{alias}.project_id" if alias else "project_id"
+    return f"{column} in (select id from projects where {owns_project(None, user)})"
+
+
+def asset_name_order(alias: str) -> str:
+    """A branch's assets: by name ignoring case (PostgreSQL's collation), then id."""
+    return f"lower({alias}.name), {alias}.id"
+
+
+def asset_order(alias: str) -> str:
+    """Asset order, for `alias` a project_assets row: CHARACTER, LOCATION, PROP (the stored
+    lower-case types sort alphabetically in that order), then by name, then id."""
+    return f"{alias}.asset_type, {asset_name_order(alias)}"
+
+
+def shot_order(alias: str) -> str:
+    """Shot order, for `alias` a shots row: shot_order, then shot_label."""
+    return f"{alias}.shot_order, {alias}.shot_label"
+
+
+def chain_walk(start: str, where: str | None = None) -> str:
+    """The recursive CTE `walk (start_id, id, parent_id, depth, path)` from instances `start`
+    up their inheritance links: depth 0 is the start, the root has the greatest depth.
+
+    With `where`, the starting rows are the scene_asset_instances `start` that match it (a
+    batch of chains); without, `start` is a row of the enclosing query (one correlated walk).
+    Cycles and depths past MAX_CHAIN_DEPTH end the walk.
+    """
+    source = f"\n          from scene_asset_instances {start} where {where}" if where else ""
+    return f"""walk (start_id, id, parent_id, depth, path) as (
+        select {start}.id, {start}.id, {start}.inherited_from_instance_id, 0, array[{start}.id]{source}
+        union all
+        select w.start_id, x.id, x.inherited_from_instance_id, w.depth + 1, w.path || x.id
+          from walk w join scene_asset_instances x on x.id = w.parent_id
+         where x.id <> all(w.path) and w.depth < {MAX_CHAIN_DEPTH})"""
+
+
+# Parameter types by name: a statement binding one of these names gets it typed (asyncpg then
+# sends `$1::UUID[]`), instead of a cast written into each statement.
+PARAMETER_TYPES: dict[str, TypeEngine[Any]] = {
+    "uid": UUID(as_uuid=False),
+    "id": UUID(as_uuid=True),
+    "keys": ARRAY(UUID(as_uuid=True)),
+    "ids": ARRAY(UUID(as_uuid=True)),
+}
+
+
+def typed(sql: str) -> TextClause:
+    """`text(sql)` with the parameters it binds typed by PARAMETER_TYPES."""
+    clause = text(sql)
+    names = [name for name in clause._bindparams if name in PARAMETER_TYPES]
+    if not names:
+        return clause
+    return clause.bindparams(*(bindparam(name, type_=PARAMETER_TYPES[name]) for name in names))
