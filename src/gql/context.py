@@ -47,6 +47,8 @@ class Context:
     _auth_error: Unauthenticated | None = field(default=None, init=False)
     _resolved: bool = field(default=False, init=False)
     _loaders: Loaders | None = field(default=None, init=False)
+    # Project.jobEventsCursor of this operation: one read however many projects ask for it.
+    job_events_cursor: Any = field(default=None, init=False)
 
     @property
     def db(self) -> Database:
@@ -104,6 +106,7 @@ class Context:
 
     def fresh_loaders(self) -> Loaders:
         """Websocket operations share one context: each operation wants its own caches."""
+        self.job_events_cursor = None
         self._loaders = Loaders(self.app.db, self.uid)
         return self._loaders
 

@@ -148,3 +148,17 @@ async def test_arguments_and_cursors_are_checked_in_the_error_order(alice: Clien
             op = await socket.subscribe(query, variables)
             assert await op.error_code() == "NOT_FOUND"
     assert (await bob.data(CURSOR, {"p": film.project_id}))["project"] is None
+
+
+async def test_the_cursor_of_many_projects_costs_one_statement(make_client: Any, statements: Any) -> None:
+    query = "{ viewer { projects { id jobEventsCursor } } }"
+    counts = []
+    for n in (1, 4):
+        client = make_client()
+        for k in range(n):
+            await client.data('mutation($t: String!) { createProject(input: {title: $t}) { id } }', {"t": f"p{k}"})
+        statements.take()
+        projects = (await client.data(query))["viewer"]["projects"]
+        counts.append(statements.take())
+        assert len(projects) == n and len({p["jobEventsCursor"] for p in projects}) == 1
+    assert counts[0] == counts[1], counts

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
@@ -67,7 +68,10 @@ class Project:
     )
     async def job_events_cursor(self, info: Info) -> str:
         ctx = info.context
-        return (await job_event_stream.current_cursor(ctx.db, ctx.uid)).encode()
+        if ctx.job_events_cursor is None:
+            # A future shared by every project of the answer: one statement per operation.
+            ctx.job_events_cursor = asyncio.ensure_future(job_event_stream.current_cursor(ctx.db, ctx.uid))
+        return str((await ctx.job_events_cursor).encode())
 
 
 @relations("branches_of_project", by_id="branch")
