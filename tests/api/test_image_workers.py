@@ -513,3 +513,23 @@ async def until_rows(quiet: Quiet, sql: str, n: int, **params: Any) -> None:
             await asyncio.sleep(0.05)
 
     await asyncio.wait_for(poll(), WAIT)
+
+
+async def test_a_worker_process_serves_its_own_metrics(quiet: Quiet, processes: Processes) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    alice = quiet.client()
+    _, instances = await film_with_instances(alice)
+    port = free_port()
+    await processes.worker(CONTINUITY_METRICS_PORT=str(port))
+    job = await generate(alice, instances["Mara"])
+    async with connect(quiet.base_url, alice.token) as socket:
+        op = await socket.subscribe(EVENTS_BY_JOB, {"j": job["id"]})
+        await _events(op, _terminal({job["id"]}))
+    text = (await quiet.http.get(f"http://127.0.0.1:{port}/metrics")).text
+    counts = {
+        tuple(sorted(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text) for s in family.samples
+        if s.name == "continuity_image_job_duration_seconds_count"
+    }
+    assert counts.get((("job_type", "scene_asset"), ("outcome", "completed")), 0) >= 1, text
