@@ -32,6 +32,10 @@ log = logging.getLogger("continuity.worker")
 PURGE_EVERY_SECONDS = 600.0
 
 
+class AttemptCancelled(Exception):
+    """The provider was stopped because the job is being cancelled."""
+
+
 class JobObserver(Protocol):
     def job_finished(self, job_type: str, outcome: str, seconds: float) -> None: ...
 
@@ -140,7 +144,8 @@ class ImageWorker:
         job_id = job["id"]
         started = time.monotonic()
         outcome = "released"
-        heartbeat = asyncio.create_task(self._keep_lease(job_id))
+        generation: asyncio.Future[bytes] | None = None
+        heartbeat: asyncio.Task[None] | None = None
         try:
             request = ImageRequest(
                 job_id=job_id,
@@ -153,7 +158,15 @@ class ImageWorker:
                 reference_images=list(job["reference_images"] or ()),
                 attempt=job["attempts"],
             )
-            data = await asyncio.wait_for(self.provider.generate(request), self.timeout_seconds)
+            generation = asyncio.ensure_future(self.provider.generate(request))
+            heartbeat = asyncio.create_task(self._keep_lease(job_id, generation))
+            try:
+                data = await asyncio.wait_for(generation, self.timeout_seconds)
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise  # the worker is stopping
+                raise AttemptCancelled("cancelled while rendering") from None
             path = job["storage_path"] or images.default_storage_path(job)
             # A job cancelled meanwhile keeps no image: nothing is stored for it.
             url = "" if await images.cancelling(self.db, job_id, self.owner) else (
@@ -184,16 +197,29 @@ class ImageWorker:
         finally:
             if self.observer is not None:
                 self.observer.job_finished(job["job_type"], outcome, time.monotonic() - started)
-            heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
+            if generation is not None and not generation.done():
+                generation.cancel()
+            if heartbeat is not None:
+                heartbeat.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await heartbeat
 
-    async def _keep_lease(self, job_id: Any) -> None:
+    async def _keep_lease(self, job_id: Any, generation: asyncio.Future[bytes]) -> None:
+        """Extends the lease while the provider works, and stops the provider when a cancel
+        was asked for (the attempt then ends at once, CANCELLED). It looks at least every
+        poll interval, so a cancel takes effect about that soon."""
+        interval = min(self.lease_seconds / 3, max(self.poll_seconds, 0.1))
         while True:
-            await asyncio.sleep(self.lease_seconds / 3)
+            await asyncio.sleep(interval)
             try:
-                if not await images.extend_lease(self.db, job_id, self.owner, self.lease_seconds):
-                    log.warning("job %s: the lease is no longer ours", job_id)
-                    return
+                held = await images.extend_lease(self.db, job_id, self.owner, self.lease_seconds)
             except Exception as error:
                 log.warning("job %s: extending the lease failed (%s)", job_id, error)
+                continue
+            if held is None:
+                log.warning("job %s: the lease is no longer ours", job_id)
+                return
+            if held:
+                log.info("job %s: cancelled while rendering; stopping the provider", job_id)
+                generation.cancel()
+                return

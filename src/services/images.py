@@ -427,10 +427,12 @@ async def seconds_until_due(db: Database) -> float | None:
     return None if value is None else float(value)
 
 
-async def extend_lease(db: Database, job_id: uuid.UUID, owner: str, lease_seconds: float) -> bool:
+async def extend_lease(db: Database, job_id: uuid.UUID, owner: str, lease_seconds: float) -> bool | None:
+    """None when the worker holds the job no longer; else whether a cancel was asked for."""
     async with db.transaction(None) as conn:
         params = {"id": job_id, "owner": owner, "lease": lease_seconds}
-        return (await conn.execute(_EXTEND, params)).first() is not None
+        row = (await conn.execute(_EXTEND, params)).mappings().first()
+    return None if row is None else bool(row["cancelling"])
 
 
 async def cancelling(db: Database, job_id: uuid.UUID, owner: str) -> bool:

@@ -453,8 +453,10 @@ async def test_cancelling_a_processing_job_discards_its_attempt(quiet: Quiet, pr
     async with connect(quiet.base_url, alice.token) as socket:
         op = await socket.subscribe(BY_JOB, {"j": job["id"]})
         await op.job()
-        await processes.worker("tests.support.providers:SlowProvider", CONTINUITY_TEST_PROVIDER_SECONDS="1.5",
-                               CONTINUITY_WORKER_LEASE_SECONDS="30")
+        # A provider that would take a minute: the worker stops it when its heartbeat (every
+        # 10 s here: a third of the lease) sees the cancel, long after both cancels below.
+        await processes.worker("tests.support.providers:SlowProvider", CONTINUITY_TEST_PROVIDER_SECONDS="60",
+                               CONTINUITY_WORKER_LEASE_SECONDS="30", CONTINUITY_WORKER_POLL_SECONDS="30")
         assert (await op.job())["status"] == "PROCESSING"
         first = (await alice.data(CANCEL, {"id": job["id"]}))["cancelImageJob"]
         assert first["status"] == "PROCESSING"  # until its attempt ends
