@@ -36,6 +36,7 @@ log = logging.getLogger("continuity.job_events")
 CHANNEL = "continuity_image_jobs"
 APPLICATION_NAME = "continuity-job-events"
 BATCH = 500
+BIGINT_MAX = 2**63 - 1
 
 _UUID_COLUMNS = (
     "id", "project_id", "branch_id", "scene_id", "shot_id", "project_asset_id", "scene_asset_instance_id",
@@ -72,6 +73,8 @@ class Position:
         if match is None:
             raise ValueError("not a job event cursor")
         position = cls(int(match.group(1)), int(match.group(2)))
+        if max(position.xid, position.seq) > BIGINT_MAX:  # the columns are bigint
+            raise ValueError("not a job event cursor")
         if position.encode() != cursor:  # one spelling per position
             raise ValueError("not a job event cursor")
         return position

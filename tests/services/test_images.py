@@ -120,6 +120,7 @@ def test_a_cursor_decodes_to_its_position(position: Position) -> None:
     base64.urlsafe_b64encode(b"jobevents:01:2").decode(), base64.urlsafe_b64encode(b"jobevents:-1:2").decode(),
     base64.urlsafe_b64encode(b"jobevents:1:2:3").decode(), base64.urlsafe_b64encode(b"other:1:2").decode(),
     base64.urlsafe_b64encode(b"jobevents:99999999999999999999:2").decode(), "a" * 101,
+    Position(1, 2**63).encode(), Position(2**63, 1).encode(),
 ])
 def test_anything_else_is_not_a_cursor(cursor: str) -> None:
     with pytest.raises(ValueError):
