@@ -59,6 +59,8 @@ class Settings:
     log_format: str = "text"
     trusted_documents: Path | None = None
     persisted_query_cache_size: int = 1000
+    # CONTINUITY_CORS_ORIGINS as given: exact origins separated by commas, or "*"; None: the default.
+    cors_origins: str | None = None
 
     @property
     def embedded(self) -> bool:
@@ -130,4 +132,5 @@ def load_settings() -> Settings:
         trusted_documents=Path(env["CONTINUITY_TRUSTED_DOCUMENTS"]).expanduser()
         if env.get("CONTINUITY_TRUSTED_DOCUMENTS") else None,
         persisted_query_cache_size=max(1, int(env.get("CONTINUITY_PERSISTED_QUERY_CACHE_SIZE", "1000"))),
+        cors_origins=env.get("CONTINUITY_CORS_ORIGINS") or None,
     )

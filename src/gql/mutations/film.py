@@ -77,8 +77,8 @@ class FilmMutation:
             branch_id=input.branch_id,
             scene_number=input.scene_number,
             slug=input.slug,
-            script_excerpt=optional(input.script_excerpt, "scriptExcerpt"),
-            end_state_summary=optional(input.end_state_summary, "endStateSummary"),
+            script_excerpt=optional(input.script_excerpt),
+            end_state_summary=optional(input.end_state_summary),
         )
         return Scene.from_row(row)
 
@@ -93,9 +93,9 @@ class FilmMutation:
             shot_label=input.shot_label,
             shot_order=input.shot_order,
             duration_seconds=input.duration_seconds,
-            setting=optional(input.setting, "setting"),
-            action=optional(input.action, "action"),
-            camera=optional(input.camera, "camera"),
+            setting=optional(input.setting),
+            action=optional(input.action),
+            camera=optional(input.camera),
         )
         return Shot.from_row(row)
 
@@ -103,7 +103,7 @@ class FilmMutation:
     async def create_project_asset(self, info: Info, input: CreateProjectAssetInput) -> ProjectAsset:
         ctx = info.context
         uid = ctx.uid
-        image = None if input.image_key_url is strawberry.UNSET else input.image_key_url
+        image = optional(input.image_key_url)
         row = await assets.create_project_asset(
             ctx.db,
             uid,
@@ -112,7 +112,7 @@ class FilmMutation:
             asset_type=_value(input.asset_type),
             description=input.description,
             image_key_url=image,
-            visual_style_capsule_id=optional(input.visual_style_capsule_id, "visualStyleCapsuleId"),
+            visual_style_capsule_id=optional(input.visual_style_capsule_id),
         )
         return ProjectAsset.from_row(row)
 
@@ -135,7 +135,7 @@ class FilmMutation:
         self, info: Info, branch_id: uuid.UUID, ids: list[uuid.UUID] | None = strawberry.UNSET
     ) -> list[ProjectAsset]:
         ctx = info.context
-        wanted = None if ids is strawberry.UNSET else ids
+        wanted = optional(ids)
         rows = await assets.lock_project_assets(ctx.db, ctx.uid, branch_id, wanted)
         return [ProjectAsset.from_row(r) for r in rows]
 
