@@ -242,7 +242,13 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     postmaster = postmaster_pid(server)
     standard = films["standard"]
     middle = standard.scenes[len(standard.scenes) // 2]
-    targets_of = {"scene_page": middle, "stage9_page": middle, "continuity_page": standard.branch_id}
+    targets_of = {
+        "scene_page": middle,
+        "stage9_page": middle,
+        "continuity_page": standard.branch_id,
+        "continuity_report": standard.branch_id,
+        "history_page": standard.branch_id,
+    }
 
     wrk = ensure_wrk()
     log(f"load generator: {'wrk' if wrk else 'python asyncio client (wrk not available)'}")
@@ -407,7 +413,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--workers", type=int, default=1, help="uvicorn workers of ours and of the floor")
-    parser.add_argument("--queries", default="scene_page,stage9_page,continuity_page")
+    parser.add_argument("--queries", default="scene_page,stage9_page,continuity_page,continuity_report,history_page")
     parser.add_argument("--targets", default="ours,loaders,floor,peer")
     parser.add_argument("--skip-mutations", action="store_true")
     parser.add_argument("--out", default=str(BENCH / "results"))

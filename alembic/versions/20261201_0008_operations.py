@@ -10,7 +10,7 @@ event's and to the transaction's previous event's, so each job's events stay in 
 and one transaction's in insertion order.
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0009
 Create Date: 2026-12-01
 """
 
@@ -18,7 +18,7 @@ Create Date: 2026-12-01
 from services.db.ddl import OWNED_BY_VIEWER, run_script
 
 revision = "0008"
-down_revision = "0005"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

@@ -7,6 +7,7 @@ import asyncio
 import uuid
 from typing import Any
 
+from continuity import demo_report
 from services import assets, assignments, images, instances, projects, scenes, shot_frames, stages
 from services.assignments import AssignmentEntry
 from services.config import Settings
@@ -99,8 +100,9 @@ async def load_demo(database_url: str, user_id: str, *, settings: Settings, publ
                     InstanceChanges(description_override="Mara, soaked, her oilskin coat torn at the sleeve",
                                     status_tags=["soaked", "torn_coat"], modification_reason="the rescue"),
                 )
-                # Scene 2 is cast shot by shot: Tom is pulled into 2A, the lantern swings past in 2C.
-                presence = {("2A", "Tom"): "enters", ("2C", "Brass Lantern"): "passes_through"}
+                # Scene 2 is cast shot by shot: Tom is pulled into 2A and walks out of 2B, the lantern
+                # swings past in 2C.
+                presence = {("2A", "Tom"): "enters", ("2B", "Tom"): "exits", ("2C", "Brass Lantern"): "passes_through"}
                 entries = [
                     AssignmentEntry(
                         shot["id"], i["id"],
@@ -113,6 +115,8 @@ async def load_demo(database_url: str, user_id: str, *, settings: Settings, publ
         # Prompts after the images: the manifests name the images the frames will use.
         for scene in scene_rows:
             await shot_frames.generate_shot_prompts(db, user_id, scene["id"], TemplatePromptWriter())
+        # What the continuity report then shows (docs/continuity.md), before the sign-off below.
+        await demo_report.stage_report(db, settings, public_url, user_id, branch_id)
         # Scene 2's frames are signed off: an edit that changes them outdates this lock.
         await stages.set_scene_stage_status(db, user_id, scene_rows[1]["id"], 9, "locked")
     finally:

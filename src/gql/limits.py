@@ -38,6 +38,8 @@ from graphql import (
     GraphQLNamedType,
     GraphQLSchema,
     InlineFragmentNode,
+    IntValueNode,
+    NullValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
     get_named_type,
@@ -86,6 +88,12 @@ LIST_SIZES: dict[str, int] = {
 }
 # A list field nobody has sized yet is assumed to be as long as a scene's instances.
 DEFAULT_LIST_SIZE = 25
+# Lists a client sizes with an argument: (argument, its default, its largest allowed value).
+# A literal counts as given; a variable (unknown when the document is measured) as the largest.
+PAGED_LISTS: dict[str, tuple[str, int, int]] = {
+    "SceneAssetInstance.revisions": ("first", 50, 100),
+    "ProjectAsset.revisions": ("first", 50, 100),
+}
 # A mutation field writes in its own transaction: it costs more than the values it returns.
 MUTATION_FIELD_COST = 10
 # Beyond this nesting (fields, fragment spreads, inline fragments) a document is refused as
@@ -327,6 +335,22 @@ class _Walk:
         definition = fields.get(name) if fields else None
         return definition.type if definition is not None else None
 
+    def _list_size(self, node: FieldNode, parent: GraphQLNamedType) -> int:
+        key = f"{parent.name}.{node.name.value}"
+        paged = PAGED_LISTS.get(key)
+        if paged is None:
+            return self.sizes.get(key, DEFAULT_LIST_SIZE)
+        argument, default, most = paged
+        for given in node.arguments or ():
+            if given.name.value != argument:
+                continue
+            if isinstance(given.value, IntValueNode):
+                return min(max(int(given.value.value), 0), most)
+            if isinstance(given.value, NullValueNode):
+                return default
+            return most
+        return default
+
     def field(self, node: FieldNode, parent: GraphQLNamedType, nesting: int) -> Measure:
         aliases = 1 if node.alias else 0
         if node.name.value == "__typename":
@@ -341,11 +365,7 @@ class _Walk:
             return Measure(writes + 1, 0 if introspection else 1, aliases)
         child = self.selection(node.selection_set, named, nesting)
         unwrapped = field_type.of_type if is_non_null_type(field_type) else field_type
-        size = (
-            self.sizes.get(f"{parent.name}.{node.name.value}", DEFAULT_LIST_SIZE)
-            if is_list_type(unwrapped)
-            else 1
-        )
+        size = self._list_size(node, parent) if is_list_type(unwrapped) else 1
         depth = 0 if introspection else child.depth + 1
         cost = writes + size * (1 + child.cost)
         return Measure(cost, depth, aliases + child.aliases, child.nesting)

@@ -34,6 +34,8 @@ RelationName = Literal[
     "assignments_of_instance",
     "events_of_shot",
     "image_job",
+    "start_frame_of_shot",
+    "end_frame_of_shot",
 ]
 # Reads that answer one column per key, not objects (`Loaders.value`).
 ValueRelation = Literal["scene_has_assignments", "visual_style_of_branch"]

@@ -14,16 +14,25 @@ from strawberry.types.execution import ExecutionContext
 from gql.errors import ErrorCodes
 from gql.limits import Limits, LimitSettings, Verdicts
 from gql.mutations.assignments import AssignmentMutation
+from gql.mutations.editing import EditingMutation
 from gql.mutations.film import FilmMutation
 from gql.mutations.images import ImageMutation
 from gql.mutations.instances import InstanceMutation
+from gql.mutations.revisions import RevisionMutation
 from gql.planner.executor import PlanningExecutionContext
 from gql.queries import Query
 from gql.scalars import SCALAR_MAP
 from gql.subscriptions import OperationLoaders, Subscription
 from services.config import Settings, load_settings
 
-MUTATIONS: tuple[type, ...] = (FilmMutation, InstanceMutation, AssignmentMutation, ImageMutation)
+MUTATIONS: tuple[type, ...] = (
+    FilmMutation,
+    EditingMutation,
+    InstanceMutation,
+    AssignmentMutation,
+    ImageMutation,
+    RevisionMutation,
+)
 SUBSCRIPTION: type | None = Subscription
 
 

@@ -10,11 +10,13 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services import validation
+from services.chains import lock_branch, repair_chains
 from services.db.database import Database
 from services.db.predicates import asset_name_order, typed
 from services.errors import BadUserInput, not_found
 from services.ownership import owned
 from services.projects import owned_branch
+from services.stages import invalidate_frames
 
 ASSET_TYPES = ("character", "location", "prop")
 
@@ -194,3 +196,35 @@ async def lock_visual_style(db: Database, uid: str, branch_id: uuid.UUID, capsul
 async def locked_visual_style(conn: AsyncConnection, branch_id: uuid.UUID) -> str | None:
     """The capsule of the branch's newest stage 5 state, if it has one."""
     return (await conn.execute(_LOCKED_STYLE, {"branch_id": branch_id})).scalar()
+
+
+# Read in the statement's snapshot, before the cascade: the scenes whose frames read the
+# asset's instances (they had assignments, or the scene is under the legacy fallback).
+_DELETE = text(
+    f"""
+    with affected as (
+        select distinct i.scene_id
+          from scene_asset_instances i
+          join scenes s on s.id = i.scene_id
+         where i.project_asset_id = :id
+           and (not s.assignments_initialized
+                or exists (select 1 from shot_asset_assignments x where x.scene_asset_instance_id = i.id))),
+    gone as (delete from project_assets a where a.id = :id and {owned("a")} returning a.id)
+    select (select count(*) from gone) as deleted,
+           coalesce((select array_agg(scene_id) from affected), '{{}}') as scenes
+    """
+)
+
+
+async def delete_project_asset(db: Database, uid: str, asset_id: uuid.UUID) -> uuid.UUID:
+    """Its instances go with it, and so their assignments and events (seed edge case 1)."""
+    async def work(conn: AsyncConnection) -> uuid.UUID:
+        branch = await lock_branch(conn, uid, "project asset", asset_id)
+        result = (await conn.execute(_DELETE, {"id": asset_id, "uid": uid})).mappings().one()
+        if not result["deleted"]:
+            raise not_found("project asset", asset_id)
+        await repair_chains(conn, branch["id"])
+        await invalidate_frames(conn, list(result["scenes"]))
+        return asset_id
+
+    return await db.retrying(uid, work)

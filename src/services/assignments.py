@@ -39,6 +39,8 @@ _LOCK_SCENE = text(
     """
 )
 
+_WRITERS_OF_SCENE = text("select " + _WRITER_LOCK.format(scene="cast(:id as uuid)"))
+
 _LOCK_SCENE_OF_ASSIGNMENT = text(
     f"""
     select t.scene_id, {_WRITER_LOCK.format(scene="t.scene_id")} as locked
@@ -199,6 +201,11 @@ async def _locked_scene(conn: AsyncConnection, uid: str, scene_id: uuid.UUID) ->
     if scene is None:
         raise not_found("scene", scene_id)
     return scene
+
+
+async def lock_scene_writers(conn: AsyncConnection, scene_id: uuid.UUID) -> None:
+    """Takes the scene's assignment-writer lock (for writers elsewhere that add assignments)."""
+    await conn.execute(_WRITERS_OF_SCENE, {"id": scene_id})
 
 
 async def _lock_scene_of(conn: AsyncConnection, uid: str, assignment_id: uuid.UUID) -> None:

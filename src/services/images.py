@@ -444,7 +444,7 @@ async def cancelling(db: Database, job_id: uuid.UUID, owner: str) -> bool:
 
 async def complete_job(db: Database, job_id: uuid.UUID, owner: str, storage_path: str, image_url: str) -> Any:
     """None when the worker no longer holds the job (its lease ran out and another took it)."""
-    async with db.transaction(None) as conn:
+    async with db.transaction(None, revision_kind="image_generated") as conn:
         params = {"id": job_id, "owner": owner, "path": storage_path, "url": image_url}
         done = (await conn.execute(_COMPLETE, params)).mappings().first()
         if done is not None and done["changed_scenes"]:

@@ -12,9 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services import validation
-from services.db.database import Database
+from services.assignments import lock_scene_writers
+from services.chains import lock_branch, repair_chains
+from services.db.database import Database, retried
 from services.db.predicates import asset_order
 from services.errors import (
     BadUserInput,
@@ -23,6 +26,7 @@ from services.errors import (
     TemporalParadox,
     not_found,
 )
+from services.frames import PRESENCES
 from services.ownership import owned
 from services.stages import invalidate_frames
 
@@ -32,14 +36,20 @@ _ORDERED = f"""
      order by {asset_order("a")}
 """
 
-# Locks the scene row so concurrent inherits on it run one after another.
+# Locks the scene row so concurrent inherits on it run one after another. It also tells the
+# revisions triggers what the insert that follows records (docs/revisions.md), at no extra
+# statement.
 _LOCK_SCENE = text(
     f"""
     select s.id, s.project_id, s.branch_id, s.scene_number, s.assignments_initialized,
-           (select p.id from scenes p
-             where p.branch_id = s.branch_id and p.scene_number < s.scene_number
-             order by p.scene_number desc limit 1) as prior_id
+           prior.id as prior_id,
+           set_config('continuity.revision_kind',
+                      case when prior.id is null then 'bootstrapped' else 'inherited' end,
+                      true) as revision_kind
       from scenes s
+      left join lateral (select p.id from scenes p
+                          where p.branch_id = s.branch_id and p.scene_number < s.scene_number
+                          order by p.scene_number desc limit 1) prior on true
      where s.id = :id and {owned("s")}
        for update of s
     """
@@ -112,10 +122,10 @@ _INSERT = text(
     insert into scene_asset_instances (
         project_id, branch_id, scene_id, project_asset_id, description_override, image_key_url,
         status_tags, carry_forward, effective_description, base_version, base_description,
-        base_image_key_url, image_is_own, inherited_from_instance_id)
+        base_image_key_url, image_is_own, inherited_from_instance_id, edited)
     values (:project_id, :branch_id, :scene_id, :asset_id, :override, :image,
             cast(:tags as text[]), :carry_forward, :effective, :base_version, :base_description,
-            :image, false, :source_id)
+            :image, false, :source_id, :edited)
     returning *
     """
 )
@@ -170,6 +180,20 @@ _RESYNC = text(
 )
 
 
+# The rows again after chain repair relinked some of them, in the order asked for.
+_REREAD = text(
+    """
+    select i.* from unnest(cast(:ids as uuid[])) with ordinality as x(id, n)
+      join scene_asset_instances i on i.id = x.id
+     order by x.n
+    """
+)
+
+
+async def _reread(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> list[Any]:
+    return list((await conn.execute(_REREAD, {"ids": list(ids)})).mappings())
+
+
 @dataclass(frozen=True)
 class Inheritance:
     source: str  # 'bootstrap' | 'prior_scene'
@@ -177,8 +201,10 @@ class Inheritance:
     instances: list[Any]
 
 
+@retried
 async def inherit_scene_assets(db: Database, uid: str, scene_id: uuid.UUID) -> Inheritance:
     async with db.transaction(uid) as conn:
+        branch = await lock_branch(conn, uid, "scene", scene_id)
         scene = (await conn.execute(_LOCK_SCENE, {"id": scene_id, "uid": uid})).mappings().first()
         if scene is None:
             raise not_found("scene", scene_id)
@@ -190,8 +216,12 @@ async def inherit_scene_assets(db: Database, uid: str, scene_id: uuid.UUID) -> I
         else:
             rows = await conn.execute(_FROM_PRIOR, {"scene_id": scene_id, "prior_id": prior_id})
         instances = list(rows.mappings())
-        if instances and not scene["assignments_initialized"]:
-            await invalidate_frames(conn, [scene_id])
+        if instances:
+            # Later scenes' instances of these assets may now have a nearer source; the new
+            # rows themselves already link by the rule (prior scene, or none for a bootstrap).
+            await repair_chains(conn, branch["id"])
+            if not scene["assignments_initialized"]:
+                await invalidate_frames(conn, [scene_id])
     return Inheritance(
         source="bootstrap" if prior_id is None else "prior_scene",
         prior_scene_id=prior_id,
@@ -199,6 +229,7 @@ async def inherit_scene_assets(db: Database, uid: str, scene_id: uuid.UUID) -> I
     )
 
 
+@retried
 async def create_scene_asset_instance(
     db: Database,
     uid: str,
@@ -213,6 +244,7 @@ async def create_scene_asset_instance(
     override = validation.normalize_override(description_override)
     tags = validation.normalize_tags(status_tags or [])
     async with db.transaction(uid) as conn:
+        await lock_branch(conn, uid, "scene", scene_id)
         ctx = (
             await conn.execute(
                 _CREATE_CONTEXT,
@@ -257,9 +289,14 @@ async def create_scene_asset_instance(
                     "base_version": ctx["asset_version"],
                     "base_description": ctx["asset_description"],
                     "source_id": inherited_from_instance_id,
+                    # Without them the instance would have had no override and no tags.
+                    "edited": override is not None or bool(tags),
                 },
             )
         ).mappings().one()
+        # The given source stays only when no scene between has the asset (docs/editing.md).
+        if await repair_chains(conn, ctx["scene_branch_id"]):
+            row = (await _reread(conn, [row["id"]]))[0]
         if not ctx["assignments_initialized"]:
             await invalidate_frames(conn, [scene_id])
     return row
@@ -369,21 +406,215 @@ async def update_scene_asset_instance(
     return row
 
 
+@retried
 async def delete_scene_asset_instance(db: Database, uid: str, instance_id: uuid.UUID) -> uuid.UUID:
     async with db.transaction(uid) as conn:
+        branch = await lock_branch(conn, uid, "scene asset instance", instance_id)
         gone = (await conn.execute(_DELETE, {"id": instance_id, "uid": uid})).mappings().first()
         if gone is None:
             raise not_found("scene asset instance", instance_id)
+        # Its children link to its predecessor (or to nothing when it had none).
+        await repair_chains(conn, branch["id"])
         if gone["had_assignments"] or not gone["assignments_initialized"]:
             await invalidate_frames(conn, [gone["scene_id"]])
     return instance_id
 
 
 async def resync_scene_asset_instance(db: Database, uid: str, instance_id: uuid.UUID) -> Any:
-    async with db.transaction(uid) as conn:
+    async with db.transaction(uid, revision_kind="resynced") as conn:
         row = (await conn.execute(_RESYNC, {"id": instance_id, "uid": uid})).mappings().first()
         if row is None:
             raise not_found("scene asset instance", instance_id)
         if row["visible_change"]:
             await invalidate_frames(conn, [row["scene_id"]])
     return row
+
+
+# The scene, the asset, whether the scene has the asset already, and the asset's instance in
+# the latest earlier scene of the branch that has one (the LATEST source), in one statement.
+_ADD_CONTEXT = text(
+    f"""
+    select s.id as scene_id, s.project_id, s.branch_id as scene_branch_id, s.assignments_initialized,
+           a.id as asset_id, a.branch_id as asset_branch_id, a.description as asset_description,
+           a.version as asset_version, a.image_key_url as asset_image,
+           exists (select 1 from scene_asset_instances x
+                    where x.scene_id = s.id and x.project_asset_id = a.id) as taken,
+           src.id as source_id, src.carry_forward as source_carry_forward,
+           src.description_override as source_override, src.image_key_url as source_image,
+           src.status_tags as source_tags, src.effective_description as source_effective,
+           src.base_version as source_base_version, src.base_description as source_base_description,
+           src.base_image_key_url as source_base_image, src.image_is_own as source_image_is_own
+      from (select 1) as one
+      left join scenes s on s.id = :scene_id and {owned("s")}
+      left join project_assets a on a.id = :asset_id and {owned("a")}
+      left join lateral (
+          select p.* from scene_asset_instances p join scenes ps on ps.id = p.scene_id
+           where p.project_asset_id = a.id and ps.branch_id = s.branch_id
+             and ps.scene_number < s.scene_number
+           order by ps.scene_number desc
+           limit 1) src on true
+    """
+)
+
+_GIVEN_SHOTS = text(
+    """
+    select x.n, x.id as given_id, sh.id as shot_id
+      from unnest(cast(:ids as uuid[])) with ordinality as x(id, n)
+      left join shots sh on sh.id = x.id and sh.scene_id = :scene_id
+     order by x.n
+    """
+)
+
+# A first population of a never-initialised scene, before the new instance exists.
+_POPULATE_OTHERS = text(
+    """
+    insert into shot_asset_assignments (project_id, scene_id, shot_id, scene_asset_instance_id, presence_type)
+    select sh.project_id, sh.scene_id, sh.id, i.id, 'throughout'
+      from shots sh join scene_asset_instances i on i.scene_id = sh.scene_id
+     where sh.scene_id = :scene_id
+    on conflict (shot_id, scene_asset_instance_id) do nothing
+    """
+)
+
+_INSERT_ADDED = text(
+    """
+    insert into scene_asset_instances (
+        project_id, branch_id, scene_id, project_asset_id, description_override, image_key_url,
+        status_tags, carry_forward, effective_description, base_version, base_description,
+        base_image_key_url, image_is_own, inherited_from_instance_id)
+    values (:project_id, :branch_id, :scene_id, :asset_id, :override, :image,
+            cast(:tags as text[]), :carry_forward, :effective, :base_version, :base_description,
+            :base_image, :image_is_own, :source_id)
+    returning *
+    """
+)
+
+_INSERT_PRESENCES = text(
+    """
+    insert into shot_asset_assignments (project_id, scene_id, shot_id, scene_asset_instance_id, presence_type)
+    select :project_id, :scene_id, x.shot_id, :instance_id, x.presence
+      from unnest(cast(:shots as uuid[]), cast(:presences as text[])) as x(shot_id, presence)
+    """
+)
+
+_MARK_INITIALISED = text(
+    "update scenes set assignments_initialized = true where id = :scene_id and not assignments_initialized"
+)
+
+
+@dataclass(frozen=True)
+class ShotPresence:
+    shot_id: uuid.UUID
+    presence_type: str = "throughout"
+
+
+def added_state(ctx: Any, inherit_latest: bool, override: Any, tags: Any) -> dict[str, Any]:
+    """The new instance's state: the inheritance rule from the LATEST source (or the asset now),
+    then a given override (OMITTED: keep; "" or null: none) or tag list replaces the inherited one."""
+    source = ctx["source_id"] if inherit_latest else None
+    if source is not None and ctx["source_carry_forward"]:
+        state = {
+            "override": ctx["source_override"], "image": ctx["source_image"], "tags": list(ctx["source_tags"]),
+            "carry_forward": True, "effective": ctx["source_effective"],
+            "base_version": ctx["source_base_version"], "base_description": ctx["source_base_description"],
+            "base_image": ctx["source_base_image"], "image_is_own": ctx["source_image_is_own"],
+        }
+    else:
+        state = {
+            "override": None, "image": ctx["asset_image"], "tags": [],
+            "carry_forward": source is None, "effective": ctx["asset_description"],
+            "base_version": ctx["asset_version"], "base_description": ctx["asset_description"],
+            "base_image": ctx["asset_image"], "image_is_own": False,
+        }
+    if override is not OMITTED:
+        state["override"] = override
+        state["effective"] = validation.effective_description(override, state["base_description"])
+    if tags is not OMITTED:
+        state["tags"] = list(tags)
+    return state
+
+
+async def add_asset_to_scene(
+    db: Database,
+    uid: str,
+    *,
+    scene_id: uuid.UUID,
+    project_asset_id: uuid.UUID,
+    inherit_latest: bool = True,
+    description_override: Any = OMITTED,
+    status_tags: Any = OMITTED,
+    shots: Sequence[ShotPresence] = (),
+) -> Any:
+    """The instance and its shot assignments in one transaction (the drawer's shot checklist).
+
+    A never-initialised scene given shots is first populated (THROUGHOUT for every other asset
+    in every shot), so the other assets keep the frames the legacy fallback gave them.
+    """
+    override = OMITTED if description_override is OMITTED else validation.normalize_override(description_override)
+    tags = OMITTED if status_tags is OMITTED else validation.normalize_tags(status_tags)
+    validation.list_size("shots", shots)
+    for n, entry in enumerate(shots):
+        if entry.presence_type not in PRESENCES:
+            raise BadUserInput(f"shots[{n}].presenceType must be THROUGHOUT, ENTERS, EXITS or PASSES_THROUGH")
+    shot_ids = [e.shot_id for e in shots]
+
+    async def work(conn: AsyncConnection) -> Any:
+        await lock_branch(conn, uid, "scene", scene_id)
+        await lock_scene_writers(conn, scene_id)
+        ctx = (
+            await conn.execute(_ADD_CONTEXT, {"scene_id": scene_id, "asset_id": project_asset_id, "uid": uid})
+        ).mappings().one()
+        if ctx["asset_id"] is None:
+            raise not_found("project asset", project_asset_id)
+        if ctx["asset_branch_id"] != ctx["scene_branch_id"]:
+            raise BadUserInput("projectAssetId: the asset is not of the scene's branch")
+        if shot_ids:
+            found = list((await conn.execute(_GIVEN_SHOTS, {"ids": shot_ids, "scene_id": scene_id})).mappings())
+            for n, row in enumerate(found):
+                if row["shot_id"] is None:
+                    raise BadUserInput(f"shots[{n}]: {row['given_id']} is not a shot of scene {scene_id}")
+            seen: dict[uuid.UUID, int] = {}
+            for n, row in enumerate(found):
+                if row["shot_id"] in seen:
+                    raise Conflict(f"shots[{n}]: repeats shots[{seen[row['shot_id']]}]")
+                seen[row["shot_id"]] = n
+        if ctx["taken"]:
+            raise Conflict(f"scene {scene_id} already has an instance of project asset {project_asset_id}")
+        if shot_ids and not ctx["assignments_initialized"]:
+            await conn.execute(_POPULATE_OTHERS, {"scene_id": scene_id})
+        state = added_state(ctx, inherit_latest, override, tags)
+        row = (
+            await conn.execute(
+                _INSERT_ADDED,
+                {
+                    "project_id": ctx["project_id"],
+                    "branch_id": ctx["scene_branch_id"],
+                    "scene_id": scene_id,
+                    "asset_id": project_asset_id,
+                    # Linked to the latest earlier appearance whatever the state came from.
+                    "source_id": ctx["source_id"],
+                    **state,
+                },
+            )
+        ).mappings().one()
+        # Instance rows before the scene row (services.chains: lock order).
+        if await repair_chains(conn, ctx["scene_branch_id"]):
+            row = (await _reread(conn, [row["id"]]))[0]
+        if shot_ids:
+            await conn.execute(
+                _INSERT_PRESENCES,
+                {
+                    "project_id": ctx["project_id"],
+                    "scene_id": scene_id,
+                    "instance_id": row["id"],
+                    "shots": shot_ids,
+                    "presences": [e.presence_type for e in shots],
+                },
+            )
+            if not ctx["assignments_initialized"]:
+                await conn.execute(_MARK_INITIALISED, {"scene_id": scene_id})
+        if shot_ids or not ctx["assignments_initialized"]:
+            await invalidate_frames(conn, [scene_id])
+        return row
+
+    return await db.retrying(uid, work)

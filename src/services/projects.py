@@ -9,8 +9,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services import validation
-from services.db.database import Database
-from services.errors import not_found
+from services.db.database import Database, retried
+from services.errors import BadUserInput, not_found
 from services.ownership import owned
 
 _INSERT_PROJECT = text(
@@ -42,3 +42,63 @@ async def owned_branch(conn: AsyncConnection, uid: str, branch_id: uuid.UUID) ->
     if row is None:
         raise not_found("branch", branch_id)
     return row
+
+
+_PROJECT_FOR_UPDATE = text(
+    "select p.* from projects p where p.id = :id and p.user_id = cast(:uid as uuid) for update of p"
+)
+_SET_TITLE = text("update projects set title = :title where id = :id returning *")
+# Revisions are history of instances that still belong to a project; a deleted project
+# leaves none behind and records none on its way out.
+_NO_REVISIONS = text("select set_config('continuity.revision_kind', 'none', true)")
+_DELETE_PROJECT = text("delete from projects p where p.id = :id and p.user_id = cast(:uid as uuid) returning p.id")
+
+_ACTIVE_CONTEXT = text(
+    """
+    select p.id, (select b.id from branches b where b.id = :branch_id and b.project_id = p.id) as branch_id
+      from projects p
+     where p.id = :id and p.user_id = cast(:uid as uuid)
+       for update of p
+    """
+)
+_SET_ACTIVE = text("update projects set active_branch_id = :branch_id where id = :id returning *")
+
+
+@retried
+async def update_project(db: Database, uid: str, project_id: uuid.UUID, changes: dict[str, Any]) -> Any:
+    if "title" in changes:
+        if changes["title"] is None:
+            raise BadUserInput("title must not be null")
+        validation.short_text("title", changes["title"])
+    async with db.transaction(uid) as conn:
+        current = (await conn.execute(_PROJECT_FOR_UPDATE, {"id": project_id, "uid": uid})).mappings().first()
+        if current is None:
+            raise not_found("project", project_id)
+        if "title" not in changes or changes["title"] == current["title"]:
+            return current
+        return (await conn.execute(_SET_TITLE, {"id": project_id, "title": changes["title"]})).mappings().one()
+
+
+async def delete_project(db: Database, uid: str, project_id: uuid.UUID) -> uuid.UUID:
+    """Everything of the project goes (branches, scenes, ..., jobs); stored files stay."""
+
+    async def work(conn: AsyncConnection) -> uuid.UUID:
+        await conn.execute(_NO_REVISIONS)
+        if (await conn.execute(_DELETE_PROJECT, {"id": project_id, "uid": uid})).first() is None:
+            raise not_found("project", project_id)
+        return project_id
+
+    return await db.retrying(uid, work)
+
+
+@retried
+async def set_active_branch(db: Database, uid: str, project_id: uuid.UUID, branch_id: uuid.UUID) -> Any:
+    async with db.transaction(uid) as conn:
+        ctx = (
+            await conn.execute(_ACTIVE_CONTEXT, {"id": project_id, "branch_id": branch_id, "uid": uid})
+        ).mappings().first()
+        if ctx is None:
+            raise not_found("project", project_id)
+        if ctx["branch_id"] is None:
+            raise BadUserInput(f"branchId: {branch_id} is not a branch of project {project_id}")
+        return (await conn.execute(_SET_ACTIVE, {"id": project_id, "branch_id": branch_id})).mappings().one()

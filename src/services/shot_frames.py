@@ -19,8 +19,10 @@ from services.assignments import read_scene_casts
 from services.db.database import Database
 from services.db.predicates import shot_order
 from services.errors import BadUserInput, VisualStyleRequired, not_found
+from services.frames import shot_cast
 from services.ownership import owned
 from services.prompts import PromptWriter, ShotBrief, write_prompts
+from services.warnings import prompt_inputs
 
 FRAME_WIDTH = 1280
 FRAME_HEIGHT = 720
@@ -40,10 +42,11 @@ _WRITE_PROMPTS = text(
        set frame_prompt = x.frame_prompt,
            video_prompt = x.video_prompt,
            reference_image_order = cast(x.start_images as jsonb),
-           end_frame_reference_image_order = cast(x.end_images as jsonb)
+           end_frame_reference_image_order = cast(x.end_images as jsonb),
+           prompt_inputs = cast(x.inputs as jsonb)
       from unnest(cast(:ids as uuid[]), cast(:frame_prompts as text[]), cast(:video_prompts as text[]),
-                  cast(:start_images as text[]), cast(:end_images as text[]))
-           as x(id, frame_prompt, video_prompt, start_images, end_images)
+                  cast(:start_images as text[]), cast(:end_images as text[]), cast(:inputs as text[]))
+           as x(id, frame_prompt, video_prompt, start_images, end_images, inputs)
      where sh.id = x.id and {owned("sh")}
     returning sh.*
     """
@@ -52,7 +55,7 @@ _WRITE_PROMPTS = text(
 _SHOT_FOR_FRAMES = text(
     f"""
     select sh.id, sh.project_id, sh.scene_id, sh.frame_prompt, sh.reference_image_order,
-           sh.end_frame_reference_image_order, s.branch_id
+           sh.end_frame_reference_image_order, sh.continues_from_previous, s.branch_id
       from shots sh
       join scenes s on s.id = sh.scene_id
      where sh.id = :id and {owned("sh")}
@@ -67,6 +70,18 @@ _INSERT_FRAME_JOBS = text(
     values (:project_id, :branch_id, 'start_frame', 'queued', :prompt, :width, :height, :capsule,
             :scene_id, :shot_id, cast(:start_images as jsonb), :start_path, :start_key),
            (:project_id, :branch_id, 'end_frame', 'queued', :prompt, :width, :height, :capsule,
+            :scene_id, :shot_id, cast(:end_images as jsonb), :end_path, :end_key)
+    returning *
+    """
+)
+
+# A shot that continues the previous one takes its start frame from that shot's end frame.
+_INSERT_END_FRAME_JOB = text(
+    """
+    insert into image_generation_jobs (
+        project_id, branch_id, job_type, status, prompt, width, height, visual_style_capsule_id,
+        scene_id, shot_id, reference_images, storage_path, idempotency_key)
+    values (:project_id, :branch_id, 'end_frame', 'queued', :prompt, :width, :height, :capsule,
             :scene_id, :shot_id, cast(:end_images as jsonb), :end_path, :end_key)
     returning *
     """
@@ -114,6 +129,18 @@ async def generate_shot_prompts(db: Database, uid: str, scene_id: uuid.UUID, wri
                     "video_prompts": [w.video_prompt for w in written],
                     "start_images": [_json(b.frames.start_images) for b in briefs],
                     "end_images": [_json(b.frames.end_images) for b in briefs],
+                    # What readiness compares with the same inputs later (docs/continuity.md).
+                    "inputs": [
+                        _json(
+                            prompt_inputs(
+                                b.setting, b.action, b.camera,
+                                shot_cast(
+                                    cast.assets, cast.assignments.get(b.shot_id, ()), initialized=cast.initialized
+                                ),
+                            )
+                        )
+                        for b in briefs
+                    ],
                     "uid": uid,
                 },
             )
@@ -140,13 +167,15 @@ async def queue_frame_jobs(
     capsule: str,
     start_images: Sequence[Any],
     end_images: Sequence[Any],
+    *,
+    end_only: bool = False,
 ) -> list[Any]:
     """Inserts the shot's START_FRAME then END_FRAME job (queued, 1280x720, the stored frame
-    prompt) and returns them in that order."""
+    prompt) and returns them in that order; with `end_only`, the END_FRAME job alone."""
     ids = (shot["project_id"], shot["branch_id"], shot["scene_id"], shot["id"])
     rows = (
         await conn.execute(
-            _INSERT_FRAME_JOBS,
+            _INSERT_END_FRAME_JOB if end_only else _INSERT_FRAME_JOBS,
             {
                 "project_id": shot["project_id"],
                 "branch_id": shot["branch_id"],
@@ -170,7 +199,8 @@ async def queue_frame_jobs(
 
 async def generate_shot_frames(db: Database, uid: str, shot_id: uuid.UUID) -> list[Any]:
     """Needs the branch's locked visual style, then generated prompts. The END_FRAME job gets the
-    stored end list (never the start list)."""
+    stored end list (never the start list). A continuing shot gets only its END_FRAME job: its
+    start frame is the previous shot's end frame (docs/editing.md, handoff)."""
     async with db.transaction(uid) as conn:
         shot = (await conn.execute(_SHOT_FOR_FRAMES, {"id": shot_id, "uid": uid})).mappings().first()
         if shot is None:
@@ -186,4 +216,5 @@ async def generate_shot_frames(db: Database, uid: str, shot_id: uuid.UUID) -> li
             capsule,
             shot["reference_image_order"] or [],
             shot["end_frame_reference_image_order"] or [],
+            end_only=shot["continues_from_previous"],
         )

@@ -27,7 +27,9 @@ _SET_STATUS = text(
     """
 )
 
-# Locked stages 9-12 become outdated; other statuses stay. Touches only scenes that have one.
+# Locked stages 9-12 become outdated; other statuses stay. Touches only scenes that have one,
+# locked in id order: two units of work outdating overlapping sets of scenes (propagations
+# down chains through the same scenes) wait for each other instead of deadlocking.
 _INVALIDATE = text(
     """
     update scenes s
@@ -37,9 +39,13 @@ _INVALIDATE = text(
                case when e.key in ('9', '10', '11', '12') and e.value ->> 'status' = 'locked'
                     then jsonb_set(e.value, '{status}', '"outdated"') else e.value end)
              from jsonb_each(s.stage_locks) e)
-     where s.id = any(cast(:ids as uuid[]))
-       and exists (select 1 from jsonb_each(s.stage_locks) e
-                    where e.key in ('9', '10', '11', '12') and e.value ->> 'status' = 'locked')
+      from (select o.id from scenes o
+             where o.id = any(cast(:ids as uuid[]))
+               and exists (select 1 from jsonb_each(o.stage_locks) e
+                            where e.key in ('9', '10', '11', '12') and e.value ->> 'status' = 'locked')
+             order by o.id
+               for update) ordered
+     where s.id = ordered.id
     """
 )
 

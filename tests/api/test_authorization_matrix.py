@@ -21,14 +21,15 @@ SCHEMA = graphql.build_schema(schema_sdl())
 
 ALICE_SNAPSHOT = """
 query($p: UUID!, $b: UUID!) {
-  project(id: $p) { title activeBranch { id } branches { id name } }
+  project(id: $p) { title activeBranch { id } branches { id name forkedFrom { id } } }
   branch(id: $b) {
     lockedVisualStyleCapsuleId
     assets { id name description imageKeyUrl locked version }
     scenes {
-      id sceneNumber slug stageLocks { stage status }
-      assetInstances { id descriptionOverride imageKeyUrl statusTags carryForward effectiveDescription modificationCount }
-      shots { id shotLabel framePrompt videoPrompt assetAssignments { id presenceType updatedAt } transformationEvents { id postDescription } }
+      id sceneNumber slug storyDay timeOfDay updatedAt stageLocks { stage status }
+      assetInstances { id descriptionOverride imageKeyUrl statusTags carryForward effectiveDescription modificationCount
+                       edited revisions(first: 10) { id number kind } }
+      shots { id shotLabel shotOrder action continuesFromPrevious updatedAt framePrompt videoPrompt assetAssignments { id presenceType updatedAt } transformationEvents { id postDescription } }
     }
   }
 }
@@ -86,8 +87,31 @@ MUTATIONS: dict[str, tuple[str, Any]] = {
         "mutation($sh: UUID!, $i: UUID!) { recordTransformationEvent(input: {shotId: $sh, sceneAssetInstanceId: $i, postDescription: \"hacked\"}) { id } }",
         lambda o: {"sh": o.shot, "i": o.instance}),
     "generateShotPrompts": ("mutation($s: UUID!) { generateShotPrompts(sceneId: $s) { id } }", lambda o: {"s": o.scene}),
+    "revertSceneAssetInstance": ("mutation($id: UUID!) { revertSceneAssetInstance(id: $id, revision: 1) { id } }",
+                                 lambda o: {"id": o.instance2}),
+    "propagateSceneAssetInstance": ("mutation($id: UUID!) { propagateSceneAssetInstance(id: $id) { dryRun } }",
+                                    lambda o: {"id": o.instance}),
     "generateShotFrames": ("mutation($sh: UUID!) { generateShotFrames(shotId: $sh) { id } }", lambda o: {"sh": o.shot}),
     "cancelImageJob": ("mutation($id: UUID!) { cancelImageJob(id: $id) { id } }", lambda o: {"id": o.extra["job"]}),
+    "updateProject": ("mutation($id: UUID!) { updateProject(id: $id, input: {title: \"hacked\"}) { id } }",
+                      lambda o: {"id": o.project}),
+    "deleteProject": ("mutation($id: UUID!) { deleteProject(id: $id) { id } }", lambda o: {"id": o.project}),
+    "updateScene": ("mutation($id: UUID!) { updateScene(id: $id, input: {slug: \"hacked\", storyDay: 9}) { id } }",
+                    lambda o: {"id": o.scene}),
+    "deleteScene": ("mutation($id: UUID!) { deleteScene(id: $id) { id } }", lambda o: {"id": o.scene}),
+    "moveScene": ("mutation($id: UUID!) { moveScene(id: $id, sceneNumber: 2) { id } }", lambda o: {"id": o.scene}),
+    "updateShot": ("mutation($id: UUID!) { updateShot(id: $id, input: {action: \"hacked\"}) { id } }",
+                   lambda o: {"id": o.shot}),
+    "deleteShot": ("mutation($id: UUID!) { deleteShot(id: $id) { id } }", lambda o: {"id": o.shot}),
+    "reorderShots": ("mutation($s: UUID!, $sh: UUID!) { reorderShots(sceneId: $s, shotIds: [$sh]) { id } }",
+                     lambda o: {"s": o.scene, "sh": o.shot}),
+    "deleteProjectAsset": ("mutation($id: UUID!) { deleteProjectAsset(id: $id) { id } }", lambda o: {"id": o.asset}),
+    "forkBranch": ("mutation($b: UUID!) { forkBranch(branchId: $b, name: \"stolen\") { id } }", lambda o: {"b": o.branch}),
+    "setActiveBranch": ("mutation($p: UUID!, $b: UUID!) { setActiveBranch(projectId: $p, branchId: $b) { id } }",
+                        lambda o: {"p": o.project, "b": o.branch}),
+    "addAssetToScene": (
+        "mutation($s: UUID!, $a: UUID!, $sh: UUID!) { addAssetToScene(input: {sceneId: $s, projectAssetId: $a, shots: [{shotId: $sh}]}) { id } }",
+        lambda o: {"s": o.scene2, "a": o.asset, "sh": o.shot}),
 }
 
 QUERY_ROOTS: dict[str, Any] = {

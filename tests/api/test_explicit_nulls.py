@@ -201,7 +201,33 @@ async def test_image_job_events_with_nulls_replays_the_job(server: Any, scene1: 
         assert await both.error_code() == "BAD_USER_INPUT"
 
 
+async def test_revert_with_expectation_and_reason_null_checks_nothing_and_gives_no_reason(scene1: Scene1) -> None:
+    mara = scene1.instances["Mara"]
+    for tags in (["a"], ["b"]):
+        await scene1.client.data("mutation($i: UUID!, $t: [String!]) { updateSceneAssetInstance(id: $i, input: {statusTags: $t}) { id } }",
+                                 {"i": mara, "t": tags})
+    data = await scene1.client.data(
+        "mutation($i: UUID!, $n: Int, $r: String) { revertSceneAssetInstance(id: $i, revision: 2, "
+        "expectedModificationCount: $n, reason: $r) { statusTags modificationReason } }",
+        {"i": mara, "n": None, "r": None},
+    )
+    assert data["revertSceneAssetInstance"] == {"statusTags": ["a"], "modificationReason": None}
+    history = await scene1.client.data(
+        "query($i: UUID!) { sceneAssetInstance(id: $i) { revisions(first: null, beforeNumber: null) { kind reason } } }",
+        {"i": mara})
+    assert history["sceneAssetInstance"]["revisions"][0] == {"kind": "REVERTED", "reason": None}
+
+
+async def test_propagate_with_dry_run_null_propagates(scene1: Scene1) -> None:
+    data = await scene1.client.data(
+        "mutation($i: UUID!) { propagateSceneAssetInstance(id: $i, dryRun: null) { dryRun unchangedCount } }",
+        {"i": scene1.instances["Mara"]})
+    assert data["propagateSceneAssetInstance"] == {"dryRun": False, "unchangedCount": 0}
+
+
 OPTIONAL_ARGUMENTS = {
+    "Mutation.revertSceneAssetInstance.expectedModificationCount", "Mutation.revertSceneAssetInstance.reason",
+    "Mutation.propagateSceneAssetInstance.dryRun",
     "Mutation.lockProjectAssets.ids", "Mutation.generateSceneAssetImage.idempotencyKey",
     "Mutation.updateSceneAssetInstance.expectedModificationCount", "Mutation.updateShotAssetAssignment.expectedUpdatedAt",
     "Subscription.imageJobUpdated.projectId", "Subscription.imageJobUpdated.jobId",

@@ -41,7 +41,8 @@ query($b: UUID!) {
     assets { id name description imageKeyUrl locked version }
     scenes {
       id sceneNumber slug scriptExcerpt endStateSummary stageLocks { stage status }
-      assetInstances { id descriptionOverride imageKeyUrl statusTags carryForward effectiveDescription modificationCount }
+      assetInstances { id descriptionOverride imageKeyUrl statusTags carryForward effectiveDescription modificationCount
+                       edited revisions(first: 10) { id number kind } }
       shots { id shotLabel shotOrder durationSeconds framePrompt videoPrompt assetAssignments { id presenceType } }
     }
   }
@@ -209,6 +210,7 @@ async def test_generated_documents_never_fail_internally_nor_touch_bobs_film(tar
 
 def test_the_fuzzer_reaches_every_mutation() -> None:
     assert len(MUTATIONS) >= 13
+    assert {"revertSceneAssetInstance", "propagateSceneAssetInstance"} <= {name for name, _ in MUTATIONS}
     scalars: set[str] = set()
 
     def visit(type_: graphql.GraphQLInputType) -> None:

@@ -258,13 +258,17 @@ async def test_resync_keeps_an_own_image(alice: Client) -> None:
     assert r["imageKeyUrl"] == "https://img.example/own.png"
 
 
-async def test_delete_keeps_descendants_with_no_link(alice: Client) -> None:
+async def test_delete_relinks_descendants_to_the_predecessor(alice: Client) -> None:
     film = await three_scene_film(alice)
     mara1 = (await inherit(alice, film.scenes[1]))["instances"][0]
     mara2 = (await inherit(alice, film.scenes[2]))["instances"][0]
-    assert (await alice.data(DELETE, {"id": mara1["id"]}))["deleteSceneAssetInstance"]["id"] == mara1["id"]
-    after = (await alice.data(INSTANCE, {"id": mara2["id"]}))["sceneAssetInstance"]
-    assert after["inheritedFrom"] is None and after["modificationCount"] == 0
+    mara3 = (await inherit(alice, film.scenes[3]))["instances"][0]
+    assert (await alice.data(DELETE, {"id": mara2["id"]}))["deleteSceneAssetInstance"]["id"] == mara2["id"]
+    after = (await alice.data(INSTANCE, {"id": mara3["id"]}))["sceneAssetInstance"]
+    assert after["inheritedFrom"] == {"id": mara1["id"]} and after["modificationCount"] == 0
+    # With no predecessor left, the chain starts at the next instance.
+    await alice.data(DELETE, {"id": mara1["id"]})
+    assert (await alice.data(INSTANCE, {"id": mara3["id"]}))["sceneAssetInstance"]["inheritedFrom"] is None
     assert (await alice.data(INSTANCE, {"id": mara1["id"]}))["sceneAssetInstance"] is None
     assert await alice.code(DELETE, {"id": mara1["id"]}) == "NOT_FOUND"
 

@@ -53,9 +53,25 @@ insert into transformation_events (project_id, scene_id, shot_id, scene_asset_in
 select i.project_id, i.scene_id, sh.id, i.id, 'Soaked through', null
   from scene_asset_instances i join shots sh on sh.scene_id = i.scene_id
  where i.branch_id = $1 and sh.shot_order = 1;
+update scene_asset_instances i set status_tags = array['Muddy', 'wet'], modification_reason = 'rain'
+ where i.scene_id in (select id from scenes where branch_id = $1 and scene_number = 3);
 insert into stage_states (project_id, branch_id, stage_number, version, content)
 select project_id, id, 5, v, jsonb_build_object('locked_visual_style_capsule_id', 'noir-' || v)
   from branches, generate_series(1, 2) v where id = $1;
+update scenes set story_day = scene_number % 3 + 1,
+                  time_of_day = (array['day', 'night', 'dawn', 'dusk'])[1 + scene_number % 4]
+ where branch_id = $1 and scene_number <> 1;
+update shots set continues_from_previous = shot_order > 1
+ where scene_id in (select id from scenes where branch_id = $1 and scene_number = 2);
+insert into image_generation_jobs (project_id, branch_id, job_type, status, prompt, width, height, scene_id,
+                                   shot_id, idempotency_key)
+select sh.project_id, $1, t, 'completed', 'frame', 1280, 720, sh.scene_id, sh.id, gen_random_uuid()::text
+  from shots sh, unnest(array['start_frame', 'end_frame']) t
+ where sh.scene_id in (select id from scenes where branch_id = $1 and scene_number = 2);
+insert into branches (project_id, name, forked_from_branch_id)
+select project_id, 'fork', id from branches where id = $1;
+update branches b set forked_from_branch_id = f.id
+  from branches f where b.id = $1 and f.forked_from_branch_id = $1;
 """
 
 
@@ -81,15 +97,16 @@ async def film(database_url: str, alice: Client) -> BenchFilm:
         await conn.close()
 
 
-@pytest.mark.parametrize("name", ["scene_page", "stage9_page", "continuity_page"])
+@pytest.mark.parametrize("name", ["scene_page", "stage9_page", "continuity_page", "history_page"])
 async def test_benchmark_queries_answer_alike_on_both_paths(
     name: str, film: BenchFilm, alice: Client, bob: Client
 ) -> None:
     query = (QUERIES / f"{name}.graphql").read_text()
-    target = film.branch_id if name == "continuity_page" else film.scenes[3]
+    by_branch = name in ("continuity_page", "history_page")
+    target = film.branch_id if by_branch else film.scenes[3]
     await both(alice, query, {"id": target})
     theirs = await both(bob, query, {"id": target})
-    assert theirs["data"] == {"branch" if name == "continuity_page" else "scene": None}
+    assert theirs["data"] == {"branch" if by_branch else "scene": None}
 
 
 async def test_scene_page_is_one_statement_after_the_claims(film: BenchFilm, alice: Client, statements: Any) -> None:
@@ -109,15 +126,17 @@ OBJECTS: dict[str, list[tuple[str, str | None]]] = {
     "Project": [("id", None), ("title", None), ("createdAt", None), ("activeBranch", "Branch"),
                 ("branches", "Branch")],
     "Branch": [("id", None), ("name", None), ("project", "Project"), ("scenes", "Scene"),
-               ("assets", "ProjectAsset"), ("lockedVisualStyleCapsuleId", None)],
+               ("assets", "ProjectAsset"), ("lockedVisualStyleCapsuleId", None), ("forkedFrom", "Branch")],
     "ProjectAsset": [("id", None), ("name", None), ("assetType", None), ("description", None),
                      ("imageKeyUrl", None), ("visualStyleCapsuleId", None), ("locked", None),
-                     ("version", None), ("sceneInstances", "SceneAssetInstance")],
+                     ("version", None), ("sceneInstances", "SceneAssetInstance"),
+                     ("revisions", "InstanceRevision")],
     "Scene": [("id", None), ("branch", "Branch"), ("sceneNumber", None), ("slug", None),
               ("scriptExcerpt", None), ("status", None), ("endStateSummary", None),
               ("priorScene", "Scene"), ("assetInstances", "SceneAssetInstance"), ("shots", "Shot"),
               ("shotAssignments", "ShotAssetAssignment"), ("hasShotAssignments", None),
-              ("stageLocks", "StageLock"), ("localContext", "LocalContext")],
+              ("stageLocks", "StageLock"), ("localContext", "LocalContext"), ("storyDay", None),
+              ("timeOfDay", None), ("updatedAt", None)],
     "StageLock": [("stage", None), ("status", None)],
     "LocalContext": [("sceneId", None), ("sceneScript", None), ("previousSceneEndState", None)],
     "SceneAssetInstance": [("id", None), ("scene", "Scene"), ("projectAsset", "ProjectAsset"),
@@ -127,13 +146,25 @@ OBJECTS: dict[str, list[tuple[str, str | None]]] = {
                            ("lastModifiedField", None), ("modificationReason", None),
                            ("isOutdated", None), ("chain", "SceneAssetInstance"),
                            ("shotAssignments", "ShotAssetAssignment"), ("createdAt", None),
-                           ("updatedAt", None)],
+                           ("updatedAt", None), ("edited", None), ("revisions", "InstanceRevision"),
+                           ("diffFromSource", "StateDiff")],
+    "InstanceRevision": [("id", None), ("number", None), ("kind", None), ("sceneAssetInstanceId", None),
+                         ("sceneId", None), ("projectAssetId", None), ("changedFields", None),
+                         ("before", "InstanceState"), ("after", "InstanceState"), ("reason", None),
+                         ("actorUserId", None), ("createdAt", None)],
+    "InstanceState": [("descriptionOverride", None), ("effectiveDescription", None), ("statusTags", None),
+                      ("imageKeyUrl", None), ("imageIsOwn", None), ("carryForward", None), ("baseVersion", None)],
+    "StateDiff": [("sourceInstanceId", None), ("unchanged", None), ("tagsAdded", None), ("tagsRemoved", None),
+                  ("descriptionChanged", None), ("previousEffectiveDescription", None), ("imageChanged", None),
+                  ("carryForwardChanged", None)],
     "Shot": [("id", None), ("scene", "Scene"), ("shotLabel", None), ("shotOrder", None),
              ("durationSeconds", None), ("setting", None), ("action", None), ("camera", None),
              ("framePrompt", None), ("videoPrompt", None),
              ("referenceImageOrder", "ReferenceImage"), ("endFrameReferenceImageOrder", "ReferenceImage"),
              ("assetAssignments", "ShotAssetAssignment"), ("transformationEvents", "TransformationEvent"),
-             ("frameReferences", "FrameReferences")],
+             ("frameReferences", "FrameReferences"), ("updatedAt", None), ("continuesFromPrevious", None),
+             ("startFrame", "ImageJob"), ("endFrame", "ImageJob")],
+    "ImageJob": [("id", None), ("jobType", None), ("status", None), ("shotId", None)],
     "FrameReferences": [("startFrameManifest", None), ("endFrameManifest", None), ("presenceDirections", None),
                         ("usesLegacyFallback", None), ("startFrameImages", "ReferenceImage"),
                         ("endFrameImages", "ReferenceImage"), ("videoOnlyAssets", "ShotAssetAssignment")],
@@ -161,7 +192,8 @@ def selections(draw: Any, type_name: str, depth: int, prefix: str = "") -> str:
             parts.append(f"{alias}{name}{directive}")
             continue
         if depth <= 0:
-            inner = "__typename" if target in ("StageLock", "ReferenceImage", "LocalContext", "FrameReferences") else "id"
+            leafy = ("StageLock", "ReferenceImage", "LocalContext", "FrameReferences", "InstanceState", "StateDiff")
+            inner = "__typename" if target in leafy else "id"
         else:
             inner = draw(selections(target, depth - 1, prefix))
         parts.append(f"{alias}{name}{directive} {{ {inner} }}")
@@ -237,3 +269,35 @@ async def test_a_resolver_below_a_nullable_relation_answers_alike(film: BenchFil
                  priorScene { sceneNumber shots { shotLabel frameReferences { usesLegacyFallback } } } } }"""
     mine = await both(alice, query, {"id": film.scenes[3]})
     assert mine["data"]["scene"]["sceneNumber"] == 3
+
+
+async def test_editing_fields_answer_alike_on_both_paths(film: BenchFilm, alice: Client, bob: Client) -> None:
+    query = """query($id: UUID!) { scene(id: $id) { storyDay timeOfDay updatedAt
+                 shots { shotLabel updatedAt continuesFromPrevious startFrame { id jobType shotId }
+                         endFrame { id jobType shotId } }
+                 branch { id forkedFrom { name forkedFrom { id } } } } }"""
+    mine = await both(alice, query, {"id": film.scenes[2]})
+    scene = mine["data"]["scene"]
+    assert scene["storyDay"] == 3 and scene["timeOfDay"] == "DAWN"
+    shots = scene["shots"]
+    assert [s["continuesFromPrevious"] for s in shots] == [False, True, True]
+    # A continuing shot's start frame is the previous shot's end frame.
+    assert shots[1]["startFrame"] == shots[0]["endFrame"] and shots[0]["startFrame"]["jobType"] == "START_FRAME"
+    assert scene["branch"]["forkedFrom"] == {"name": "fork", "forkedFrom": {"id": scene["branch"]["id"]}}
+    assert (await both(bob, query, {"id": film.scenes[2]}))["data"] == {"scene": None}
+
+
+async def test_revision_history_and_diffs_answer_alike_on_both_paths(film: BenchFilm, alice: Client, bob: Client) -> None:
+    # `edited` is compiled; revisions and diffFromSource are left to their resolvers (holes).
+    query = """query($id: UUID!) { scene(id: $id) { sceneNumber
+                 assetInstances { id edited revisions(first: 2) { number kind changedFields reason actorUserId
+                                  before { statusTags } after { statusTags effectiveDescription imageIsOwn } }
+                                  diffFromSource { sourceInstanceId unchanged tagsAdded tagsRemoved descriptionChanged
+                                                   previousEffectiveDescription imageChanged carryForwardChanged }
+                                  projectAsset { name revisions(first: 3) { number sceneId kind } } } } }"""
+    mine = await both(alice, query, {"id": film.scenes[3]})
+    instances = mine["data"]["scene"]["assetInstances"]
+    assert [r["kind"] for r in instances[0]["revisions"]] == ["UPDATED", "CREATED"]
+    assert any(i["diffFromSource"]["tagsAdded"] == ["wet"] for i in instances)
+    theirs = await both(bob, query, {"id": film.scenes[3]})
+    assert theirs["data"]["scene"] is None

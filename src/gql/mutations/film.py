@@ -8,7 +8,7 @@ import strawberry
 
 from gql.context import Info
 from gql.inputs import given, optional
-from gql.types.enums import AssetType, StageStatus
+from gql.types.enums import AssetType, StageStatus, TimeOfDay
 from gql.types.project import Branch, Project, ProjectAsset
 from gql.types.scene import Scene, Shot
 from services import assets, projects, scenes, stages
@@ -26,6 +26,8 @@ class CreateSceneInput:
     slug: str
     script_excerpt: str | None = strawberry.UNSET
     end_state_summary: str | None = strawberry.UNSET
+    story_day: int | None = strawberry.UNSET
+    time_of_day: TimeOfDay | None = strawberry.UNSET
 
 
 @strawberry.input
@@ -37,6 +39,12 @@ class CreateShotInput:
     setting: str | None = strawberry.UNSET
     action: str | None = strawberry.UNSET
     camera: str | None = strawberry.UNSET
+    continues_from_previous: bool | None = strawberry.UNSET
+
+
+def absent(value: object) -> object:
+    """In a create input, null is the same as leaving the field out."""
+    return None if value is strawberry.UNSET else value
 
 
 @strawberry.input
@@ -79,6 +87,8 @@ class FilmMutation:
             slug=input.slug,
             script_excerpt=optional(input.script_excerpt),
             end_state_summary=optional(input.end_state_summary),
+            story_day=absent(input.story_day),  # type: ignore[arg-type]
+            time_of_day=None if absent(input.time_of_day) is None else _value(input.time_of_day),
         )
         return Scene.from_row(row)
 
@@ -96,6 +106,7 @@ class FilmMutation:
             setting=optional(input.setting),
             action=optional(input.action),
             camera=optional(input.camera),
+            continues_from_previous=bool(absent(input.continues_from_previous)),
         )
         return Shot.from_row(row)
 

@@ -120,6 +120,7 @@ FIELDS: dict[str, dict[str, Field]] = {
         "id": _c("id"),
         "name": _c("name"),
         "project": _to_one("Project", "projects", "project_id"),
+        "forkedFrom": _to_one("Branch", "branches", "forked_from_branch_id"),
         "scenes": Relation("Scene", True, "from scenes {c} where {c}.branch_id = {p}.id", "{c}.scene_number"),
         "assets": Relation(
             "ProjectAsset", True, "from project_assets {c} where {c}.branch_id = {p}.id",
@@ -153,6 +154,9 @@ FIELDS: dict[str, dict[str, Field]] = {
         "scriptExcerpt": _c("script_excerpt"),
         "status": _c("status"),
         "endStateSummary": _c("end_state_summary"),
+        "storyDay": _c("story_day"),
+        "timeOfDay": Column("upper({t}.time_of_day)"),
+        "updatedAt": Column(datetime_of("updated_at")),
         "branch": _to_one("Branch", "branches", "branch_id"),
         "priorScene": Relation(
             "Scene", False,
@@ -197,6 +201,7 @@ FIELDS: dict[str, dict[str, Field]] = {
         "modificationCount": _c("modification_count"),
         "lastModifiedField": _c("last_modified_field"),
         "modificationReason": _c("modification_reason"),
+        "edited": _c("edited"),
         "createdAt": Column(datetime_of("created_at")),
         "updatedAt": Column(datetime_of("updated_at")),
         "isOutdated": Column(
@@ -226,6 +231,8 @@ FIELDS: dict[str, dict[str, Field]] = {
         "camera": _c("camera"),
         "framePrompt": _c("frame_prompt"),
         "videoPrompt": _c("video_prompt"),
+        "updatedAt": Column(datetime_of("updated_at")),
+        "continuesFromPrevious": _c("continues_from_previous"),
         "scene": _to_one("Scene", "scenes", "scene_id"),
         "referenceImageOrder": _reference_images("reference_image_order"),
         "endFrameReferenceImageOrder": _reference_images("end_frame_reference_image_order"),

@@ -163,6 +163,26 @@ class PlanningExecutionContext(StrawberryGraphQLCoreExecutionContext):
 
         return get_results()
 
+    def complete_value(
+        self,
+        return_type: Any,
+        field_details_list: Any,
+        info: Any,
+        path: Path,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
+        """graphql-core's, with the same short cut for a list a resolver returned whose items are
+        plain objects (the continuity report: thousands of warnings): one function builds it
+        instead of graphql-core's completion per item and field. Anything else, and any value
+        that would be an error, goes the ordinary way."""
+        if _is_list(return_type) and not self.is_awaitable(result):
+            try:
+                return self._completer(return_type, field_details_list)(result)
+            except Exception:
+                pass  # recomputed the ordinary way (reading attributes has no effects)
+        return super().complete_value(return_type, field_details_list, info, path, result, position_context)
+
     def _completer(self, gtype: Any, field_details_list: Any) -> Callable[[Any], Any]:
         """What graphql-core's completion makes of a value that is fine, as one function per
         field of this request: leaves serialised, lists mapped, objects built from their plain
@@ -425,6 +445,12 @@ def _propagate(
     container, key, at = nullable_above[-1]
     container[key] = None
     executor.collected_errors.add(located, at)
+
+
+def _is_list(gtype: Any) -> bool:
+    if isinstance(gtype, GraphQLNonNull):
+        gtype = gtype.of_type
+    return isinstance(gtype, GraphQLList)
 
 
 def _is_boolean(type_node: Any) -> bool:

@@ -64,3 +64,19 @@ class ImageJobStatus(Enum):
     COMPLETED = "completed"
     FAILED = "failed"
     CANCELLED = "cancelled"
+
+
+@strawberry.enum
+class TimeOfDay(Enum):
+    DAY = "day"
+    NIGHT = "night"
+    DAWN = "dawn"
+    DUSK = "dusk"
+
+
+@strawberry.enum
+class InheritFrom(Enum):
+    LATEST = strawberry.enum_value(
+        "latest", description="The asset's instance in the latest earlier scene of the branch that has one."
+    )
+    NONE = strawberry.enum_value("none", description="The project asset now, as a bootstrap does.")

@@ -14,7 +14,7 @@ from gql.types.enums import ImageJobStatus, ImageJobType
 from services.job_events import JobEvent
 
 
-@relations(by_id="image_job")
+@relations("start_frame_of_shot", "end_frame_of_shot", by_id="image_job")
 @strawberry.type
 class ImageJob:
     id: uuid.UUID

@@ -12,6 +12,9 @@ from gql.context import Info
 from gql.relations import handed_on, relations
 from gql.types.enums import InheritanceSource
 from gql.types.project import ProjectAsset
+from gql.types.revision import InstanceRevision, StateDiff, diffs_from_source, instance_revisions
+from services import revisions
+from services.errors import Conflict
 
 if TYPE_CHECKING:
     from gql.types.assignment import ShotAssetAssignment
@@ -33,6 +36,12 @@ class SceneAssetInstance:
     modification_count: int
     last_modified_field: str | None
     modification_reason: str | None
+    edited: bool = strawberry.field(
+        description=(
+            "True once an UPDATED, RESYNCED, REVERTED or IMAGE_GENERATED revision was recorded, "
+            "or its create's override/tags changed its state."
+        )
+    )
     created_at: datetime
     updated_at: datetime
     scene_id: strawberry.Private[uuid.UUID]
@@ -52,6 +61,7 @@ class SceneAssetInstance:
             modification_count=row["modification_count"],
             last_modified_field=row["last_modified_field"],
             modification_reason=row["modification_reason"],
+            edited=row["edited"],
             created_at=row["created_at"],
             updated_at=row["updated_at"],
             scene_id=row["scene_id"],
@@ -90,6 +100,26 @@ class SceneAssetInstance:
     @strawberry.field
     def shot_assignments(self, info: Info) -> list[AssignmentT]:
         return handed_on(info.context.loaders.many("assignments_of_instance").load(self.id))
+
+    @strawberry.field(description="Newest first.")
+    def revisions(
+        self, info: Info, first: int | None = 50, before_number: int | None = strawberry.UNSET
+    ) -> list[InstanceRevision]:
+        before = None if before_number is strawberry.UNSET else before_number
+        key = (self.id, revisions.page_size(first), before)
+        return handed_on(instance_revisions(info).load(key))
+
+    @strawberry.field(
+        description="This instance against its source now (the inherited-from instance, else the project asset)."
+    )
+    async def diff_from_source(self, info: Info) -> StateDiff:
+        diff = await diffs_from_source(info).load(self.id)
+        if diff is None:
+            # Deleted by another request between this request's units of work.
+            raise Conflict(
+                "SceneAssetInstance.diffFromSource: the instance was deleted by a concurrent request; refetch"
+            )
+        return diff
 
 
 @strawberry.type

@@ -11,8 +11,16 @@ import strawberry
 
 from gql.context import Info
 from gql.relations import handed_on, relations
+from gql.types.continuity import (
+    ContinuityWarning,
+    Severity,
+    TagSuggestion,
+    continuity_warnings,
+    status_tag_suggestions,
+)
 from gql.types.enums import AssetType, StageStatus
-from services import batches, job_event_stream
+from gql.types.revision import InstanceRevision, asset_revisions
+from services import batches, job_event_stream, revisions
 
 if TYPE_CHECKING:
     from gql.types.instance import SceneAssetInstance
@@ -80,10 +88,22 @@ class Branch:
     id: uuid.UUID
     name: str
     project_id: strawberry.Private[uuid.UUID]
+    forked_from_branch_id: strawberry.Private[uuid.UUID | None]
 
     @classmethod
     def from_row(cls, row: Any) -> Branch:
-        return cls(id=row["id"], name=row["name"], project_id=row["project_id"])
+        return cls(
+            id=row["id"],
+            name=row["name"],
+            project_id=row["project_id"],
+            forked_from_branch_id=row["forked_from_branch_id"],
+        )
+
+    @strawberry.field(description="The branch this one was forked from, if any.")
+    async def forked_from(self, info: Info) -> Branch | None:
+        if self.forked_from_branch_id is None:
+            return None
+        return await info.context.loaders.one("branch").load(self.forked_from_branch_id)
 
     @strawberry.field
     def project(self, info: Info) -> Project:
@@ -102,6 +122,20 @@ class Branch:
     )
     def locked_visual_style_capsule_id(self, info: Info) -> str | None:
         return handed_on(info.context.loaders.value("visual_style_of_branch", "capsule").load(self.id))
+
+    @strawberry.field(description="Every scene's continuity warnings, in report order (docs/continuity.md).")
+    async def continuity_report(
+        self, info: Info, min_severity: Severity | None = Severity.INFO
+    ) -> list[ContinuityWarning]:
+        return await continuity_warnings(info, "branch", self.id, min_severity)
+
+    @strawberry.field(
+        description="Tags used on the branch's instances that start with the prefix, most used first."
+    )
+    async def status_tag_suggestions(
+        self, info: Info, prefix: str | None = "", first: int | None = 10
+    ) -> list[TagSuggestion]:
+        return await status_tag_suggestions(info, self.id, prefix, first)
 
 
 @relations("assets_of_branch", by_id="asset")
@@ -136,6 +170,12 @@ class ProjectAsset:
     @strawberry.field(description="This asset's instances, ordered by scene number.")
     def scene_instances(self, info: Info) -> list[InstanceT]:
         return handed_on(info.context.loaders.many("instances_of_asset").load(self.id))
+
+    @strawberry.field(
+        description="Every revision of this asset's instances, deleted instances included, newest first."
+    )
+    def revisions(self, info: Info, first: int | None = 50) -> list[InstanceRevision]:
+        return handed_on(asset_revisions(info).load((self.id, revisions.page_size(first))))
 
 
 @strawberry.type

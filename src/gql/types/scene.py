@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
@@ -16,13 +17,22 @@ from gql.types.assignment import (
     TransformationEvent,
     frame_references_of_shot,
 )
-from gql.types.enums import AssetType
+from gql.types.continuity import (
+    ContinuityWarning,
+    Severity,
+    ShotReadiness,
+    continuity_warnings,
+    shot_readiness,
+)
+from gql.types.enums import AssetType, TimeOfDay
 from gql.types.project import Branch, StageLock
 from services import stages
 
 if TYPE_CHECKING:
+    from gql.types.image_job import ImageJob
     from gql.types.instance import SceneAssetInstance
 
+ImageJobT = Annotated["ImageJob", strawberry.lazy("gql.types.image_job")]
 InstanceT = Annotated["SceneAssetInstance", strawberry.lazy("gql.types.instance")]
 AssignmentT = Annotated["ShotAssetAssignment", strawberry.lazy("gql.types.assignment")]
 ReferenceImageT = Annotated["ReferenceImage", strawberry.lazy("gql.types.assignment")]
@@ -56,6 +66,11 @@ class Scene:
     script_excerpt: str
     status: str
     end_state_summary: str | None
+    story_day: int | None = strawberry.field(
+        description="Story-day order of the script (the script supervisor's day); null when unknown."
+    )
+    time_of_day: TimeOfDay | None
+    updated_at: datetime
     branch_id: strawberry.Private[uuid.UUID]
     stage_locks_raw: strawberry.Private[dict[str, Any]]
 
@@ -68,6 +83,9 @@ class Scene:
             script_excerpt=row["script_excerpt"],
             status=row["status"],
             end_state_summary=row["end_state_summary"],
+            story_day=row["story_day"],
+            time_of_day=row["time_of_day"],
+            updated_at=row["updated_at"],
             branch_id=row["branch_id"],
             stage_locks_raw=row["stage_locks"],
         )
@@ -106,6 +124,12 @@ class Scene:
     def stage_locks(self) -> list[StageLock]:
         return [StageLock(stage=n, status=s) for n, s in stages.stage_locks(self.stage_locks_raw)]  # type: ignore[arg-type]
 
+    @strawberry.field(description="This scene's continuity warnings, in report order (docs/continuity.md).")
+    async def continuity_warnings(
+        self, info: Info, min_severity: Severity | None = Severity.INFO
+    ) -> list[ContinuityWarning]:
+        return await continuity_warnings(info, "scene", self.id, min_severity)
+
     @strawberry.field(description="What an LLM is told about this scene (Stage 8 local context).")
     async def local_context(self, info: Info) -> LocalContext:
         loaders = info.context.loaders
@@ -141,6 +165,10 @@ class Shot:
     camera: str | None
     frame_prompt: str | None
     video_prompt: str | None
+    updated_at: datetime
+    continues_from_previous: bool = strawberry.field(
+        description="The start frame comes from the previous shot's end frame (a cut that continues the action)."
+    )
     scene_id: strawberry.Private[uuid.UUID]
     reference_image_order_raw: strawberry.Private[list[Any]]
     end_frame_reference_image_order_raw: strawberry.Private[list[Any]]
@@ -157,6 +185,8 @@ class Shot:
             camera=row["camera"],
             frame_prompt=row["frame_prompt"],
             video_prompt=row["video_prompt"],
+            updated_at=row["updated_at"],
+            continues_from_previous=row["continues_from_previous"],
             scene_id=row["scene_id"],
             reference_image_order_raw=row["reference_image_order"] or [],
             end_frame_reference_image_order_raw=row["end_frame_reference_image_order"] or [],
@@ -182,6 +212,20 @@ class Shot:
     async def frame_references(self, info: Info) -> FrameReferencesT:
         return await frame_references_of_shot(info, self)
 
+    @strawberry.field(description="Whether the shot is ready for video, and what blocks it (docs/continuity.md).")
+    async def readiness(self, info: Info) -> ShotReadiness:
+        return await shot_readiness(info, self.id)
+
     @strawberry.field
     def transformation_events(self, info: Info) -> list[EventT]:
         return handed_on(info.context.loaders.many("events_of_shot").load(self.id))
+
+    @strawberry.field(
+        description="The newest START_FRAME job (for a continuing shot: the previous shot's endFrame)."
+    )
+    def start_frame(self, info: Info) -> ImageJobT | None:
+        return handed_on(info.context.loaders.one("start_frame_of_shot").load(self.id))
+
+    @strawberry.field(description="The newest END_FRAME job.")
+    def end_frame(self, info: Info) -> ImageJobT | None:
+        return handed_on(info.context.loaders.one("end_frame_of_shot").load(self.id))

@@ -7,10 +7,13 @@ system's (the image worker) runs without a role switch.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
+import random
 import threading
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
 
 from sqlalchemy import event, text
 from sqlalchemy import exc as sa_exc
@@ -25,6 +28,15 @@ _CLAIMS = text(
     "select set_config('role', 'authenticated', true), "
     "set_config('request.jwt.claim.sub', :sub, true)"
 )
+# What the revisions triggers record a write as (docs/revisions.md): sent with the claims, so a
+# write path that names its kind costs no extra statement.
+_CLAIMS_AND_KIND = text(
+    "select set_config('role', 'authenticated', true), "
+    "set_config('request.jwt.claim.sub', :sub, true), "
+    "set_config('continuity.revision_kind', :kind, true)"
+)
+_KIND = text("select set_config('continuity.revision_kind', :kind, true)")
+
 
 
 def normalize_url(url: str) -> str:
@@ -46,6 +58,29 @@ def resolve_database_url(settings: Settings | None = None) -> str:
 
 _IN_UNIT_OF_WORK = "continuity.unit_of_work"
 _REQUEST = "continuity.request"
+
+# Serialization failures and deadlocks: the transaction lost a race, not the request's fault.
+RETRYABLE = frozenset({"40001", "40P01"})
+RETRY_ATTEMPTS = 8
+T = TypeVar("T")
+
+
+def retried(service: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+    """A service function (one unit of work per call) called again from the start when the
+    database aborted it for a serialization failure or a deadlock: clients never see either."""
+
+    @functools.wraps(service)
+    async def call(*args: Any, **kwargs: Any) -> T:
+        for attempt in range(RETRY_ATTEMPTS):
+            try:
+                return await service(*args, **kwargs)
+            except DBAPIError as error:
+                if sqlstate(error) not in RETRYABLE or attempt == RETRY_ATTEMPTS - 1:
+                    raise
+            await asyncio.sleep(random.uniform(0.005, 0.02) * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    return call
 
 
 class StatementCounter:
@@ -158,24 +193,35 @@ class Database:
         event.listen(self.engine.sync_engine, "before_cursor_execute", self.statements)
 
     @contextlib.asynccontextmanager
-    async def transaction(self, user_id: str | None) -> AsyncIterator[AsyncConnection]:
+    async def transaction(
+        self, user_id: str | None, *, isolation: str | None = None, revision_kind: str | None = None
+    ) -> AsyncIterator[AsyncConnection]:
         """One unit of work: commits when the block ends, rolls back on any error.
 
         `user_id=None` is the system (no role switch); every request passes its user.
+        `isolation` (e.g. "REPEATABLE READ") gives every statement of the unit one snapshot.
+        `revision_kind` names what the unit's instance writes are (docs/revisions.md).
         """
         try:
-            async with self.engine.begin() as conn:
-                conn.sync_connection.info[_IN_UNIT_OF_WORK] = True  # type: ignore[union-attr]
-                # The request this unit of work is for, so its statements are counted for it.
-                conn.sync_connection.info[_REQUEST] = request_context.current()  # type: ignore[union-attr]
-                try:
-                    if user_id is not None:
-                        await conn.execute(_CLAIMS, {"sub": str(user_id)})
-                    yield conn
-                finally:
-                    with contextlib.suppress(Exception):  # an invalidated connection has no info
-                        conn.sync_connection.info.pop(_IN_UNIT_OF_WORK, None)  # type: ignore[union-attr]
-                        conn.sync_connection.info.pop(_REQUEST, None)  # type: ignore[union-attr]
+            async with self.engine.connect() as conn:
+                if isolation is not None:
+                    await conn.execution_options(isolation_level=isolation)
+                async with conn.begin():
+                    conn.sync_connection.info[_IN_UNIT_OF_WORK] = True  # type: ignore[union-attr]
+                    # The request this unit of work is for, so its statements are counted for it.
+                    conn.sync_connection.info[_REQUEST] = request_context.current()  # type: ignore[union-attr]
+                    try:
+                        if user_id is not None and revision_kind is not None:
+                            await conn.execute(_CLAIMS_AND_KIND, {"sub": str(user_id), "kind": revision_kind})
+                        elif user_id is not None:
+                            await conn.execute(_CLAIMS, {"sub": str(user_id)})
+                        elif revision_kind is not None:
+                            await conn.execute(_KIND, {"kind": revision_kind})
+                        yield conn
+                    finally:
+                        with contextlib.suppress(Exception):  # an invalidated connection has no info
+                            conn.sync_connection.info.pop(_IN_UNIT_OF_WORK, None)  # type: ignore[union-attr]
+                            conn.sync_connection.info.pop(_REQUEST, None)  # type: ignore[union-attr]
         except DomainError:
             raise
         except DBAPIError as error:
@@ -189,6 +235,39 @@ class Database:
             if _unreachable(error):
                 raise ServiceUnavailable("the database is unavailable; retry shortly") from error
             raise
+
+    async def retrying(
+        self,
+        user_id: str | None,
+        work: Callable[[AsyncConnection], Awaitable[T]],
+        *,
+        isolation: str | None = None,
+        attempts: int = RETRY_ATTEMPTS,
+    ) -> T:
+        """`work` in one unit of work, run again from the start when the database aborted it
+        for a serialization failure or a deadlock, so the client never sees either."""
+        for attempt in range(attempts):
+            try:
+                async with self.transaction(user_id, isolation=isolation) as conn:
+                    return await work(conn)
+            except DBAPIError as error:
+                if sqlstate(error) not in RETRYABLE or attempt == attempts - 1:
+                    raise
+            await asyncio.sleep(random.uniform(0.005, 0.02) * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    async def retrying_work(self, work: Callable[[], Awaitable[T]], attempts: int = 5) -> T:
+        """Runs a unit of work again when PostgreSQL broke a deadlock or a serialization
+        conflict by aborting it: the client sees the result of some serial order, never the
+        error (each attempt is a whole transaction that changed nothing)."""
+        for attempt in range(1, attempts + 1):
+            try:
+                return await work()
+            except DBAPIError as error:
+                if sqlstate(error) not in RETRYABLE or attempt == attempts:
+                    raise
+                await asyncio.sleep(random.uniform(0, 0.01 * attempt))
+        raise AssertionError("unreachable")
 
     async def ping(self) -> bool:
         try:

@@ -111,10 +111,17 @@ branches = Table(
     _uuid("project_id"),
     _text("name"),
     *_timestamps(),
+    _uuid("forked_from_branch_id", nullable=True),  # 0006
     _fk(["project_id"], "projects", "CASCADE"),
+    ForeignKeyConstraint(
+        ["forked_from_branch_id", "project_id"], ["branches.id", "branches.project_id"],
+        name="branches_forked_from_fk", ondelete="SET NULL (forked_from_branch_id)",
+    ),
     UniqueConstraint("id", "project_id"),
     UniqueConstraint("project_id", "name"),
 )
+# 0006: a fork's name is unique in its project ignoring case.
+Index("branches_project_lower_name_key", branches.c.project_id, func.lower(branches.c.name), unique=True)
 
 scenes = Table(
     "scenes",
@@ -130,8 +137,11 @@ scenes = Table(
     _jsonb("stage_locks"),
     _bool("assignments_initialized"),
     *_timestamps(),
+    _int("story_day", nullable=True),  # 0006
+    _text("time_of_day", nullable=True),  # 0006
     _fk(["branch_id", "project_id"], "branches", "CASCADE"),
-    UniqueConstraint("branch_id", "scene_number"),
+    # Deferrable since 0006: moveScene shifts a run of numbers in one statement.
+    UniqueConstraint("branch_id", "scene_number", deferrable=True, initially="IMMEDIATE"),
     UniqueConstraint("id", "project_id"),
     UniqueConstraint("id", "branch_id"),
     Index("scenes_project_idx", "project_id"),
@@ -154,6 +164,9 @@ shots = Table(
     _jsonb("reference_image_order"),
     _jsonb("end_frame_reference_image_order"),
     *_timestamps(),
+    _bool("continues_from_previous"),  # 0006
+    # 0009: what generateShotPrompts wrote the prompts from (docs/continuity.md).
+    Column("prompt_inputs", JSONB, nullable=True),
     _fk(["scene_id", "project_id"], "scenes", "CASCADE"),
     UniqueConstraint("scene_id", "shot_label"),
     UniqueConstraint("id", "project_id"),
@@ -223,6 +236,8 @@ scene_asset_instances = Table(
     _text("last_modified_field", nullable=True),
     _text("modification_reason", nullable=True),
     *_timestamps(),
+    _timestamp("linked_at"),  # 0006: when inherited_from_instance_id was last set
+    _bool("edited"),  # 0007
     _fk(["scene_id", "branch_id"], "scenes", "CASCADE"),
     _fk(["scene_id", "project_id"], "scenes", "CASCADE"),
     _fk(["project_asset_id", "branch_id"], "project_assets", "CASCADE"),
@@ -322,6 +337,49 @@ image_generation_jobs = Table(
         postgresql_where=text("status = ANY (ARRAY['queued'::text, 'processing'::text])"),
     ),
     Index("image_jobs_instance_idx", "scene_asset_instance_id"),
+    # 0009: the report's and readiness's reads (docs/continuity.md).
+    Index(
+        "image_jobs_scene_asset_image_idx", "project_id", "image_url",
+        postgresql_where=text("job_type = 'scene_asset'::text AND status = 'completed'::text"),
+    ),
+    Index(
+        "image_jobs_shot_frames_idx", "shot_id", "job_type", "completed_at",
+        postgresql_where=text("shot_id IS NOT NULL AND status = 'completed'::text"),
+    ),
+)
+
+
+# 0007 revisions ----------------------------------------------------------------------------
+
+# Written by the database's triggers only (docs/revisions.md); no foreign key to the instance,
+# its scene or its asset: revisions outlive them.
+instance_revisions = Table(
+    "instance_revisions",
+    metadata,
+    _id(),
+    _uuid("project_id"),
+    _uuid("branch_id"),
+    _uuid("scene_asset_instance_id"),
+    _uuid("scene_id"),
+    _uuid("project_asset_id"),
+    _int("number"),
+    _text("kind"),
+    Column("changed_fields", ARRAY(Text), nullable=False),
+    Column("before", JSONB, nullable=True),
+    Column("after", JSONB, nullable=True),
+    _text("reason", nullable=True),
+    _uuid("actor_user_id", nullable=True),
+    _timestamp("created_at"),
+    _fk(["project_id"], "projects", "CASCADE"),
+    _fk(["branch_id", "project_id"], "branches", "CASCADE"),
+    UniqueConstraint("scene_asset_instance_id", "number"),
+    Index("instance_revisions_project_idx", "project_id"),
+)
+Index(
+    "instance_revisions_asset_idx",
+    instance_revisions.c.project_asset_id,
+    instance_revisions.c.created_at.desc(),
+    instance_revisions.c.id.desc(),
 )
 
 
