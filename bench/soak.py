@@ -13,10 +13,17 @@ assignment creates, updates with expectedUpdatedAt (sometimes two racing with on
 expectation), deletes and auto-populates; instance updates with expectedModificationCount
 (sometimes two racing); generateSceneAssetImage (sometimes retried with its key), each job
 watched by a jobId subscription (some dropped abruptly after the first message and resumed
-on another socket) and by the user's projectId subscription.
+on another socket) and by the user's projectId subscription; cancelImageJob on jobs in flight.
+Each user also follows `imageJobEvents(projectId, after: Project.jobEventsCursor)`, and that
+subscriber drops its socket abruptly now and then and resumes on a new one with `after` = the
+last cursor it processed. A server started here renders with a provider that fails the first
+attempt of every third job (`bench/providers.py`; backoff base 0.5 s): those jobs come back
+after their backoff.
 
 Afterwards (every job waited for, up to --drain seconds): no HTTP 5xx, no transport error,
-no INTERNAL_SERVER_ERROR, no error code the operation cannot answer; no duplicate instance
+no INTERNAL_SERVER_ERROR, no error code the operation cannot answer; each event subscriber
+saw every stored event of its jobs exactly once, in order, across its resumes (the same list,
+cursors included, as a replay of the job's events); no duplicate instance
 per (scene, asset) nor assignment per (shot, instance); concurrent inherits inserted once;
 every job terminal, and every subscriber saw its terminal state; each instance's
 modificationCount equals its accepted updates plus its completed image jobs; a retried
@@ -57,9 +64,10 @@ sys.path.insert(0, str(REPO / "src"))
 from services.auth import issue_token  # noqa: E402
 from services.config import load_settings  # noqa: E402
 
-TERMINAL = ("COMPLETED", "FAILED")
-# A job's status changes: claimed, then finished, failed for good, or back in the queue.
-STEPS = {("QUEUED", "PROCESSING"), ("PROCESSING", "COMPLETED"), ("PROCESSING", "FAILED"), ("PROCESSING", "QUEUED")}
+TERMINAL = ("COMPLETED", "FAILED", "CANCELLED")
+# A job's status changes: claimed, then finished, failed for good, back in the queue, or cancelled.
+STEPS = {("QUEUED", "PROCESSING"), ("PROCESSING", "COMPLETED"), ("PROCESSING", "FAILED"), ("PROCESSING", "QUEUED"),
+         ("QUEUED", "CANCELLED"), ("PROCESSING", "CANCELLED")}
 PRESENCES = ("THROUGHOUT", "ENTERS", "EXITS", "PASSES_THROUGH")
 PROTOCOL = "graphql-transport-ws"
 SOCKET_OPERATIONS = 40  # below the server's default cap of 50 operations per websocket
@@ -103,6 +111,13 @@ mutation($i: UUID!, $k: String) { generateSceneAssetImage(instanceId: $i, idempo
 JOB_STATUS = "query($id: UUID!) { imageJob(id: $id) { id status sceneAssetInstanceId } }"
 BY_JOB = "subscription($j: UUID) { imageJobUpdated(jobId: $j) { id status imageUrl error } }"
 BY_PROJECT = "subscription($p: UUID) { imageJobUpdated(projectId: $p) { id status } }"
+CANCEL = "mutation($id: UUID!) { cancelImageJob(id: $id) { id status } }"
+CURSOR = "query($p: UUID!) { project(id: $p) { jobEventsCursor } }"
+EVENT_FIELDS = "cursor status at job { id status attempts nextAttemptAt }"
+EVENTS_BY_PROJECT = (
+    f"subscription($p: UUID, $a: String) {{ imageJobEvents(projectId: $p, after: $a) {{ {EVENT_FIELDS} }} }}"
+)
+EVENTS_BY_JOB = f"subscription($j: UUID) {{ imageJobEvents(jobId: $j) {{ {EVENT_FIELDS} }} }}"
 FILM_STATE = """
 query($b: UUID!) { branch(id: $b) { scenes { id
   assetInstances { id modificationCount projectAsset { id } }
@@ -266,6 +281,10 @@ class Film:
     sockets: list[Socket] = field(default_factory=list)
     project_socket: Socket | None = None
     watches: set[asyncio.Task[None]] = field(default_factory=set)
+    # imageJobEvents(projectId) with resumes: every event handed to it, in arrival order.
+    events: list[dict[str, Any]] = field(default_factory=list)
+    resumes: int = 0
+    cancels: Counter[str] = field(default_factory=Counter)
 
 
 async def make_film(api: Api, ws_url: str, user: int) -> Film:
@@ -289,8 +308,43 @@ async def make_film(api: Api, ws_url: str, user: int) -> Film:
     instances = [i["id"] for i in made["inheritSceneAssets"]["instances"]]
     film = Film(api, ws_url, project["id"], branch, scene, shots, instances, scenes=[scene])
     film.sockets = [await Socket.open(ws_url, api.token, api.stats) for _ in range(3)]
+    cursor = (await api.data("setup", CURSOR, {"p": project["id"]}))["project"]["jobEventsCursor"]
     await watch_project(film)
+    follower = asyncio.create_task(follow_events(film, cursor))
+    film.watches.add(follower)
     return film
+
+
+async def follow_events(film: Film, after: str) -> None:
+    """imageJobEvents for the project from `after`; now and then the socket is dropped
+    abruptly (no complete, no close frame) and the stream resumes on a new one."""
+    stats = film.api.stats
+    while True:
+        try:
+            sock = await Socket.open(film.ws_url, film.api.token, stats)
+        except (OSError, TimeoutError, websockets.WebSocketException) as error:
+            stats.violation("subscriptions answer", f"events of {film.project}: {error!r}")
+            await asyncio.sleep(0.5)
+            continue
+        _, queue = await sock.subscribe(EVENTS_BY_PROJECT, {"p": film.project, "a": after})
+        drop_after = random.randint(3, 30)
+        try:
+            while True:
+                message = await queue.get()
+                if message["type"] != "next" or message["payload"].get("errors"):
+                    if message["type"] != "closed":
+                        stats.violation("subscriptions answer", f"events of {film.project}: {message}")
+                    return
+                event = message["payload"]["data"]["imageJobEvents"]
+                film.events.append(event)
+                after = event["cursor"]
+                drop_after -= 1
+                if drop_after == 0:
+                    break
+        finally:
+            sock.abort()
+        film.resumes += 1
+        stats.ws["event streams dropped and resumed with after"] += 1
 
 
 async def watch_project(film: Film) -> None:
@@ -454,6 +508,18 @@ async def image_job(film: Film) -> None:
         again = await generate_job(film, instance, key)
         if again != job:
             film.api.stats.violation("a retried idempotency key returns its job", f"{key}: {job} then {again}")
+    if job is not None and random.random() < 0.15:  # a user changing their mind while it is in flight
+        data, code = await film.api.call("cancelImageJob", CANCEL, {"id": job}, expected=("CONFLICT",))
+        film.cancels[code or (data or {}).get("cancelImageJob", {}).get("status", "?")] += 1
+
+
+async def cancel_job(film: Film) -> None:
+    """Cancels one of the film's jobs, whatever its state: finished ones answer CONFLICT."""
+    if not film.jobs:
+        return
+    job = random.choice(list(film.jobs))
+    data, code = await film.api.call("cancelImageJob", CANCEL, {"id": job}, expected=("CONFLICT",))
+    film.cancels[code or (data or {}).get("cancelImageJob", {}).get("status", "?")] += 1
 
 
 OPERATIONS: list[tuple[Callable[[Film], Awaitable[None]], int]] = [
@@ -466,6 +532,7 @@ OPERATIONS: list[tuple[Callable[[Film], Awaitable[None]], int]] = [
     (auto_populate, 1),
     (update_instance, 15),
     (image_job, 4),
+    (cancel_job, 1),
 ]
 
 
@@ -506,7 +573,24 @@ async def settle_jobs(films: list[Film], drain: float) -> bool:
     deadline = time.monotonic() + drain
     settled = await until(lambda: not any(f.jobs.keys() - f.watched.keys() for f in films), deadline)
     await until(lambda: all(set(f.project_seen.get(j, ())) & set(TERMINAL) for f in films for j in f.jobs), deadline)
+    await until(lambda: all({e["job"]["id"] for e in f.events if e["status"] in TERMINAL} >= f.jobs.keys()
+                            for f in films), deadline)
     return settled
+
+
+async def replay(film: Film, job: str) -> list[dict[str, Any]]:
+    """Every stored event of the job, from a fresh jobId stream (it completes after the terminal one)."""
+    sock = await Socket.open(film.ws_url, film.api.token, film.api.stats)
+    try:
+        _, queue = await sock.subscribe(EVENTS_BY_JOB, {"j": job})
+        events = []
+        while True:
+            message = await asyncio.wait_for(queue.get(), 30)
+            if message["type"] != "next":
+                return events
+            events.append(message["payload"]["data"]["imageJobEvents"])
+    finally:
+        await sock.close()
 
 
 def _in_order(seen: list[str], whole: bool) -> bool:
@@ -538,6 +622,40 @@ async def verify(films: list[Film], stats: Stats, settled: bool) -> Verdict:
     verdict.check(not missed_by_project,
                   f"every projectId subscriber saw the terminal state of each of its jobs ({len(films)} subscribers, "
                   f"{jobs} jobs; missed: {missed_by_project[:5]})")
+
+    limit_replays = asyncio.Semaphore(8)
+
+    async def replayed(film: Film, job: str) -> tuple[str, list[dict[str, Any]]]:
+        async with limit_replays:
+            return job, await replay(film, job)
+
+    delivered = duplicates = missed = reordered = 0
+    event_examples: list[str] = []
+    for film in films:
+        cursors = [e["cursor"] for e in film.events]
+        duplicates += len(cursors) - len(set(cursors))
+        by_job: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for event in film.events:
+            by_job[event["job"]["id"]].append(event)
+        delivered += len(film.events)
+        for job, stored in await asyncio.gather(*(replayed(film, j) for j in film.jobs)):
+            seen = by_job.get(job, [])
+            if seen != stored:
+                got = {e["cursor"] for e in seen}
+                missed += len([e for e in stored if e["cursor"] not in got])
+                reordered += 1
+                if len(event_examples) < 3:
+                    event_examples.append(f"{job}: saw {[e['status'] for e in seen]}, stored {[e['status'] for e in stored]}")
+    resumes = sum(f.resumes for f in films)
+    retried = len({e["job"]["id"] for f in films for e in f.events if e["status"] == "QUEUED" and e["job"]["nextAttemptAt"]})
+    verdict.check(not duplicates and not missed and not reordered,
+                  f"each event subscriber saw every stored event of its jobs exactly once, in order: {delivered} events "
+                  f"delivered, {resumes} resumes, duplicates {duplicates}, missed {missed}, "
+                  f"jobs out of order {reordered}; {retried} jobs retried after a backoff {event_examples}")
+    cancels = Counter[str]()
+    for film in films:
+        cancels.update(film.cancels)
+    verdict.check(True, f"cancels: {dict(cancels)}; final states {Counter(finals.values()).most_common()}")
 
     skipped = [f"{j}: {seen}" for f in films for j in f.jobs for seen, whole in
                ((f.project_seen.get(j, []), True), (f.watched.get(j, []), False)) if not _in_order(seen, whole)]
@@ -619,7 +737,9 @@ async def server(args: argparse.Namespace) -> AsyncIterator[Served]:
     url = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONTINUITY_") and k != "DATABASE_URL"}
     env.update(PYTHONPATH=str(REPO / "src"), CONTINUITY_DATA_DIR=str(tmp / "data"),
-               CONTINUITY_MEDIA_DIR=str(tmp / "media"), CONTINUITY_JWT_SECRET=secret, CONTINUITY_DEV_AUTH="0")
+               CONTINUITY_MEDIA_DIR=str(tmp / "media"), CONTINUITY_JWT_SECRET=secret, CONTINUITY_DEV_AUTH="0",
+               CONTINUITY_IMAGE_PROVIDER="bench.providers:FlakyProvider", CONTINUITY_RETRY_BASE_SECONDS="0.5")
+    env["PYTHONPATH"] = f"{REPO / 'src'}{os.pathsep}{REPO}"
     serve = ["serve", "--port", str(port), "--log-level", "warning"]
     if args.database_url:
         env["DATABASE_URL"] = args.database_url

@@ -8,13 +8,16 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 
+from prometheus_client import start_http_server
+
 from gql.context import AppState
 from services.config import Settings
 from services.db.database import Database
 from services.image_providers import provider_from_settings
 from services.image_storage import storage_from_settings
-from services.image_worker import ImageWorker
+from services.image_worker import ImageWorker, JobObserver
 from services.job_events import JobEvents
+from services.metrics import Metrics
 
 log = logging.getLogger("continuity.background")
 
@@ -27,7 +30,10 @@ async def job_events(state: AppState) -> Callable[[], Awaitable[None]]:
     return hub.stop
 
 
-def make_worker(settings: Settings, db: Database, public_url: str, events: JobEvents | None) -> ImageWorker:
+def make_worker(
+    settings: Settings, db: Database, public_url: str, events: JobEvents | None,
+    observer: JobObserver | None = None,
+) -> ImageWorker:
     return ImageWorker(
         db,
         provider=provider_from_settings(settings.image_provider),
@@ -38,6 +44,9 @@ def make_worker(settings: Settings, db: Database, public_url: str, events: JobEv
         timeout_seconds=settings.image_timeout_seconds,
         grace_seconds=settings.worker_grace_seconds,
         events=events,
+        retry_base_seconds=settings.retry_base_seconds,
+        event_retention_days=settings.event_retention_days,
+        observer=observer,
     )
 
 
@@ -48,7 +57,7 @@ async def image_worker(state: AppState) -> Callable[[], Awaitable[None]]:
     requests' statement counts stay the requests' own."""
     settings = state.settings
     db = Database(state.db.url, pool_size=settings.worker_concurrency + 1, max_overflow=1)
-    worker = make_worker(settings, db, state.public_url, state.events)
+    worker = make_worker(settings, db, state.public_url, state.events, state.metrics)
     await worker.start()
 
     async def stop() -> None:
@@ -69,7 +78,13 @@ async def run_worker_forever(settings: Settings, database_url: str, public_url: 
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     await hub.start()
-    worker = make_worker(settings, db, public_url, hub)
+    metrics = Metrics()
+    metrics.watch_pool(db.engine)
+    metrics.hub = hub
+    if settings.metrics and settings.metrics_port is not None:
+        # The worker's own figures (job durations, its listener), for Prometheus to scrape.
+        start_http_server(settings.metrics_port, registry=metrics.registry)
+    worker = make_worker(settings, db, public_url, hub, metrics)
     await worker.start()
     print(f"Image worker {worker.owner} ready; images at {public_url}/media/", flush=True)
     try:

@@ -12,6 +12,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from services import logs
 from services.config import DEV_USER_ID, Settings, load_settings
 from services.db import migrations
 
@@ -75,9 +76,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from continuity.background import job_events
 
     background.insert(0, job_events)
-    app = create_app(settings, url, public_url=public_url, dev_auth=dev_auth, background=background)
+    app = create_app(
+        settings, url, public_url=public_url, dev_auth=dev_auth, background=background, metrics_host=args.host
+    )
     config = uvicorn.Config(
-        app, host=args.host, port=port, log_level=args.log_level, lifespan="on", **server_options(settings),
+        app, host=args.host, port=port, log_level=args.log_level, lifespan="on",
+        log_config=logs.uvicorn_log_config(), access_log=False, **server_options(settings),
     )
     server = uvicorn.Server(config)
     print(f"Continuity on {public_url}/graphql (GraphiQL in a browser)", flush=True)
@@ -183,7 +187,9 @@ def main(argv: list[str] | None = None) -> int:
     # pgserver asks platformdirs for a runtime directory; without XDG_RUNTIME_DIR (root, CI,
     # containers) platformdirs warns on every command and falls back to a fine default.
     warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("pgserver").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
+    # `serve --log-level` sets every logger's level, request lines (INFO) included.
+    level = str(getattr(args, "log_level", "info")).upper()
+    logs.configure(load_settings().log_format, level if level in logging.getLevelNamesMapping() else "INFO")
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
     return int(args.func(args) or 0)

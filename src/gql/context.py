@@ -28,6 +28,10 @@ class AppState:
     prompt_writer: Any = None
     # Whether plannable selections are answered by one compiled statement (gql.planner).
     planner: bool = True
+    # The process's Prometheus metrics (services.metrics), when the app keeps them.
+    metrics: Any = None
+    # Persisted and trusted documents (gql.documents).
+    documents: Any = None
 
 
 @dataclass
@@ -37,10 +41,14 @@ class Context:
     response: Any = None
     authorization: str | None = None
     connection_params: dict[str, Any] | None = None
+    # Set when the query planner answered a field of this request (metrics).
+    planned: bool = False
     _uid: str | None = field(default=None, init=False)
     _auth_error: Unauthenticated | None = field(default=None, init=False)
     _resolved: bool = field(default=False, init=False)
     _loaders: Loaders | None = field(default=None, init=False)
+    # Project.jobEventsCursor of this operation: one read however many projects ask for it.
+    job_events_cursor: Any = field(default=None, init=False)
 
     @property
     def db(self) -> Database:
@@ -86,6 +94,11 @@ class Context:
         return self._uid
 
     @property
+    def viewer_id(self) -> str | None:
+        """The viewer's id when the request is authenticated, else None; never raises."""
+        return None if self.auth_error() is not None else self._uid
+
+    @property
     def loaders(self) -> Loaders:
         if self._loaders is None:
             self._loaders = Loaders(self.app.db, self.uid)
@@ -93,6 +106,7 @@ class Context:
 
     def fresh_loaders(self) -> Loaders:
         """Websocket operations share one context: each operation wants its own caches."""
+        self.job_events_cursor = None
         self._loaders = Loaders(self.app.db, self.uid)
         return self._loaders
 

@@ -10,9 +10,10 @@ from strawberry.extensions import SchemaExtension
 
 from gql.context import Context, Info
 from gql.inputs import optional
-from gql.types.image_job import ImageJob
-from services import images
+from gql.types.image_job import ImageJob, ImageJobEvent
+from services import images, job_event_stream
 from services.errors import BadUserInput, DomainError
+from services.job_events import Position
 
 
 class JobEventsUnavailable(DomainError):
@@ -52,6 +53,43 @@ class Subscription:
                 yield ImageJob.from_row(row)
         finally:
             await rows.aclose()
+
+    @strawberry.subscription(
+        description=(
+            "Stored events of the project's (or the job's) image jobs after the cursor, then live ones: "
+            "none missed, none twice."
+        )
+    )
+    async def image_job_events(
+        self,
+        info: Info,
+        project_id: uuid.UUID | None = strawberry.UNSET,
+        job_id: uuid.UUID | None = strawberry.UNSET,
+        after: str | None = strawberry.UNSET,
+    ) -> AsyncGenerator[ImageJobEvent, None]:
+        ctx = info.context
+        uid = ctx.uid
+        # An explicit null is the same as leaving the argument out.
+        project_id, job_id, after = optional(project_id), optional(job_id), optional(after)
+        if (project_id is None) == (job_id is None):
+            raise BadUserInput("imageJobEvents takes exactly one of projectId and jobId")
+        position = None
+        if after is not None:
+            try:
+                position = Position.decode(after)
+            except ValueError:
+                raise BadUserInput("after: not a cursor of imageJobEvents or Project.jobEventsCursor") from None
+        hub = ctx.app.events
+        if hub is None:
+            raise JobEventsUnavailable("this server process does not relay job events")
+        events = job_event_stream.stream_events(
+            ctx.db, uid, hub, project_id=project_id, job_id=job_id, after=position
+        )
+        try:
+            async for event in events:
+                yield ImageJobEvent.of(event)
+        finally:
+            await events.aclose()
 
 
 class OperationLoaders(SchemaExtension):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -30,7 +31,11 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
+from gql.documents import DocumentRefused, Documents
 from gql.errors import MASKED_MESSAGE, classify_all
+from gql.observability import error_codes, log_request, with_request_id
+from services import request_context
+from services.metrics import operation_name
 
 
 class View(Protocol):
@@ -38,6 +43,8 @@ class View(Protocol):
     JSON encoder, and GraphiQL. A protocol, so that this module does not import the app."""
 
     schema: BaseSchema
+    # The process's state: its metrics and persisted documents (gql.context.AppState).
+    state: Any
 
     async def render_graphql_ide(self, request: Request) -> Response: ...
 
@@ -140,6 +147,16 @@ class Params:
     extensions: dict[str, Any] | None
 
 
+def resolve_document(data: Any, documents: Documents | None) -> Any:
+    """The body or query string with its `query` taken from a persisted document when it names
+    one (gql/documents.py); unchanged without persisted documents."""
+    if documents is None or not isinstance(data, dict):
+        return data
+    document_id = data.get("documentId")
+    query = documents.resolve(data.get("query"), document_id, data.get("extensions"))
+    return {**data, "query": query}
+
+
 def _decode_json(text: str | bytes, what: str) -> Any:
     try:
         # utf-8 only: json.loads would guess utf-16 and utf-32 from raw bytes.
@@ -172,7 +189,7 @@ def params_of(data: Any) -> Params:
     return Params(query, operation_name, variables, extensions)
 
 
-def get_params(request: Request, limit: int) -> Params:
+def get_params(request: Request, limit: int, documents: Documents | None = None) -> Params:
     if len(request.scope.get("query_string", b"")) > limit:
         raise Refusal(
             414, "PAYLOAD_TOO_LARGE", f"The query string is longer than {limit} bytes.",
@@ -184,10 +201,10 @@ def get_params(request: Request, limit: int) -> Params:
             data[key] = _decode_json(data[key], key)
         else:
             data.pop(key, None)
-    return params_of(data)
+    return params_of(resolve_document(data, documents))
 
 
-async def post_params(request: Request, limit: int) -> Params:
+async def post_params(request: Request, limit: int, documents: Documents | None = None) -> Params:
     content_type = request.headers.get("content-type")
     media, *attributes = (part.strip().lower() for part in (content_type or "").split(";"))
     charset = next(
@@ -202,7 +219,7 @@ async def post_params(request: Request, limit: int) -> Params:
     body = await read_body(request, limit)
     if not body.strip():
         raise bad_request("The request body is empty.")
-    return params_of(_decode_json(body, "The request body"))
+    return params_of(resolve_document(_decode_json(body, "The request body"), documents))
 
 
 def is_request_error(result: ExecutionResult) -> bool:
@@ -224,6 +241,31 @@ class GraphQLOverHTTP:
         self.max_body_bytes = max_body_bytes
 
     async def __call__(self, request: Request) -> Response:
+        started = time.monotonic()
+        response = await self._answer(request)
+        self._observe(request, response, time.monotonic() - started)
+        return response
+
+    def _observe(self, request: Request, response: Response, seconds: float) -> None:
+        """The request's log line and metrics (docs/operations.md)."""
+        state = request.state
+        codes: list[str] = getattr(state, "continuity_codes", [])
+        context = getattr(state, "continuity_context", None)
+        operation = getattr(state, "continuity_operation", None) or "none"
+        stats = request_context.current()
+        statements = stats.statements if stats is not None else 0
+        user_id = context.viewer_id if context is not None else None
+        log_request(
+            operation=operation, seconds=seconds, statements=statements, user_id=user_id, codes=codes,
+            status=response.status_code, transport="http",
+        )
+        metrics = self.view.state.metrics
+        if metrics is not None:
+            metrics.request_finished(
+                operation, codes[0] if codes else "ok", seconds, statements, bool(getattr(context, "planned", False))
+            )
+
+    async def _answer(self, request: Request) -> Response:
         media = JSON
         try:
             if request.method not in ("GET", "POST"):
@@ -232,15 +274,18 @@ class GraphQLOverHTTP:
                     {"allow": ALLOWED_METHODS},
                 )
             accept = request.headers.get("accept")
+            documents = self.view.state.documents
+            trusted_only = documents is not None and documents.trusted_only
             if request.method == "GET" and "query" not in request.query_params and (
                 "text/html" in (accept or "")
-            ):
+            ) and not trusted_only:  # GraphiQL sends documents of its users' own: off then
                 return await self.view.render_graphql_ide(request)
             media = negotiate(accept)
             if request.method == "GET":
-                params = get_params(request, self.max_body_bytes)
+                params = get_params(request, self.max_body_bytes, documents)
             else:
-                params = await post_params(request, self.max_body_bytes)
+                params = await post_params(request, self.max_body_bytes, documents)
+            request.state.continuity_operation = operation_name(params.operation_name, params.query)
             return await self.execute(request, params, media)
         except Refusal as refusal:
             return self.respond(
@@ -248,15 +293,21 @@ class GraphQLOverHTTP:
                 refusal.status,
                 media,
                 refusal.headers,
+                request,
             )
+        except DocumentRefused as refused:
+            # A request error: 200 in application/json, 400 in application/graphql-response+json.
+            status = 400 if media == GRAPHQL_RESPONSE_JSON else 200
+            return self.respond(error_payload(refused.message, refused.code), status, media, None, request)
         except Exception:
             log.exception("unexpected error serving a GraphQL request")
-            return self.respond(error_payload(MASKED_MESSAGE, "INTERNAL_SERVER_ERROR"), 500, media)
+            return self.respond(error_payload(MASKED_MESSAGE, "INTERNAL_SERVER_ERROR"), 500, media, None, request)
 
     async def execute(self, request: Request, params: Params, media: str) -> Response:
         view = self.view
         sub_response = await view.get_sub_response(request)
         context = await view.get_context(request, sub_response)
+        request.state.continuity_context = context
         allowed = (
             {OperationType.QUERY}
             if request.method == "GET"
@@ -313,7 +364,7 @@ class GraphQLOverHTTP:
         if request_error and media == GRAPHQL_RESPONSE_JSON:
             codes = {(e.extensions or {}).get("code") for e in result.errors or ()}
             status = 500 if "INTERNAL_SERVER_ERROR" in codes else 400
-        response = self.respond(payload, status, media)
+        response = self.respond(payload, status, media, None, request)
         response.headers.raw.extend(sub_response.headers.raw)
         if sub_response.background:
             response.background = sub_response.background
@@ -321,8 +372,12 @@ class GraphQLOverHTTP:
 
     def respond(
         self, payload: dict[str, Any], status: int, media: str,
-        headers: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None, request: Request | None = None,
     ) -> Response:
+        errors = payload.get("errors") or []
+        with_request_id(errors)
+        if request is not None:
+            request.state.continuity_codes = error_codes(errors)
         body = self.view.encode_json(payload)
         return Response(
             body,

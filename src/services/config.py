@@ -51,6 +51,14 @@ class Settings:
     worker_grace_seconds: float = 10.0
     # `package.module:factory` of the PromptWriter generateShotPrompts uses; None = the template.
     prompt_writer: str | None = None
+    # Operations (docs/operations.md).
+    retry_base_seconds: float = 5.0
+    event_retention_days: float = 7.0
+    metrics: bool = True
+    metrics_port: int | None = None
+    log_format: str = "text"
+    trusted_documents: Path | None = None
+    persisted_query_cache_size: int = 1000
     # CONTINUITY_CORS_ORIGINS as given: exact origins separated by commas, or "*"; None: the default.
     cors_origins: str | None = None
 
@@ -116,5 +124,13 @@ def load_settings() -> Settings:
         image_timeout_seconds=float(env.get("CONTINUITY_IMAGE_TIMEOUT_SECONDS", "300")),
         worker_grace_seconds=float(env.get("CONTINUITY_WORKER_GRACE_SECONDS", "10")),
         prompt_writer=env.get("CONTINUITY_PROMPT_WRITER") or None,
+        retry_base_seconds=float(env.get("CONTINUITY_RETRY_BASE_SECONDS", "5")),
+        event_retention_days=float(env.get("CONTINUITY_EVENT_RETENTION_DAYS", "7")),
+        metrics=_flag(env.get("CONTINUITY_METRICS")) is not False,
+        metrics_port=int(env["CONTINUITY_METRICS_PORT"]) if env.get("CONTINUITY_METRICS_PORT") else None,
+        log_format=(env.get("CONTINUITY_LOG_FORMAT") or "text").strip().lower(),
+        trusted_documents=Path(env["CONTINUITY_TRUSTED_DOCUMENTS"]).expanduser()
+        if env.get("CONTINUITY_TRUSTED_DOCUMENTS") else None,
+        persisted_query_cache_size=max(1, int(env.get("CONTINUITY_PERSISTED_QUERY_CACHE_SIZE", "1000"))),
         cors_origins=env.get("CONTINUITY_CORS_ORIGINS") or None,
     )

@@ -1,11 +1,12 @@
 """Image generation jobs: a durable queue in PostgreSQL.
 
-A job goes QUEUED -> PROCESSING -> COMPLETED or FAILED. A worker claims the oldest queued
-job with `FOR UPDATE SKIP LOCKED` (so workers never take the same job) under a lease it
-keeps extending while it works; a job whose lease ran out (its worker died) goes back to
-the queue, that attempt counted; the third failed attempt makes it FAILED. Every
-transition is its own committed transaction, and the database announces every status
-change (services.job_events).
+A job goes QUEUED -> PROCESSING -> COMPLETED or FAILED, or CANCELLED. A worker claims the
+oldest queued job that is due with `FOR UPDATE SKIP LOCKED` (so workers never take the same
+job) under a lease it keeps extending while it works; a failed attempt, or one whose lease ran
+out (its worker died), sends the job back to the queue with a backoff (`next_attempt_at`), that
+attempt counted; the third makes it FAILED. A cancel requested while the job is PROCESSING
+takes effect when its attempt ends, whatever the outcome. Every transition is its own committed
+transaction, and the database stores every status change as an event (services.job_events).
 """
 
 from __future__ import annotations
@@ -33,10 +34,10 @@ SCENE_ASSET_SIZES: dict[str, tuple[int, int]] = {
     "location": (1024, 576),
     "prop": (512, 512),
 }
-TERMINAL = ("completed", "failed")
+TERMINAL = ("completed", "failed", "cancelled")
+# A failed attempt waits at most this long before the next (README: Image jobs).
+MAX_BACKOFF_SECONDS = 300
 ERROR_MAX = 2000
-# Fields of a job that never change once it is made; announcements leave them out.
-FIXED_COLUMNS = ("prompt", "reference_images")
 
 
 def scene_asset_prompt(effective_description: str, status_tags: Sequence[str]) -> str:
@@ -191,12 +192,8 @@ def _is_news(candidate: Any, last: Any | None, announced: bool) -> bool:
     return announced or (candidate["status"], candidate["attempts"]) != (last["status"], last["attempts"])
 
 
-def _with_fixed(state: dict[str, Any], fixed: Any) -> dict[str, Any]:
-    return {**state, **{c: fixed[c] for c in FIXED_COLUMNS}}
-
-
 async def watch_job(db: Database, uid: str, events: JobEvents, job_id: uuid.UUID) -> AsyncGenerator[Any, None]:
-    """The job's current state first, then each change; ends after COMPLETED or FAILED."""
+    """The job's current state first, then each change; ends after a terminal state."""
     with events.subscribe(lambda e: e.job_id == job_id) as feed:
         # Subscribed first, then read: a change committed in between is in the feed.
         last = await viewer_job(db, uid, job_id)
@@ -205,8 +202,8 @@ async def watch_job(db: Database, uid: str, events: JobEvents, job_id: uuid.UUID
         yield last
         while last["status"] not in TERMINAL:
             item = await feed.get()
-            if isinstance(item, JobEvent) and item.state is not None:
-                candidate, announced = _with_fixed(item.state, last), True
+            if isinstance(item, JobEvent):
+                candidate, announced = item.state, True
             else:
                 candidate, announced = await viewer_job(db, uid, job_id), False
                 if candidate is None:  # gone with its project
@@ -222,38 +219,88 @@ async def watch_project(db: Database, uid: str, events: JobEvents, project_id: u
         if not await viewer_owns_project(db, uid, project_id):
             raise not_found("project", project_id)
         last: dict[uuid.UUID, Any] = {}
-        fixed: dict[uuid.UUID, Any] = {}
         while True:
             items = [await feed.get(), *feed.drain()]
-            # One read for the fixed fields of every job first seen in this batch.
-            unknown = [i.job_id for i in items if isinstance(i, JobEvent) and i.job_id not in fixed]
-            fixed.update(await viewer_jobs(db, uid, unknown))
             for item in items:
                 if isinstance(item, Gap):
                     rows = await viewer_jobs_changed_since(db, uid, project_id, rewind(item.since, feed.opened_at))
-                    fixed.update((r["id"], r) for r in rows)
                     batch = [(r, False) for r in rows]
-                elif item.job_id not in fixed:  # gone already
-                    continue
-                elif item.state is None:
-                    current = (await viewer_jobs(db, uid, [item.job_id])).get(item.job_id)
-                    batch = [] if current is None else [(current, False)]
                 else:
-                    batch = [(_with_fixed(item.state, fixed[item.job_id]), True)]
+                    batch = [(item.state, True)]
                 for row, announced in batch:
                     if _is_news(row, last.get(row["id"]), announced):
                         last[row["id"]] = row
                         yield row
-            if len(fixed) > 10_000:  # a long-lived subscription on a busy project
-                fixed.clear()
+            if len(last) > 10_000:  # a long-lived subscription on a busy project
                 last.clear()
+
+
+# ---------------------------------------------------------------------------------------
+# Cancelling (as the viewer)
+
+# QUEUED ends now; PROCESSING is marked, and ends CANCELLED when its attempt ends. A job
+# already being cancelled is left as it is (no write, so it comes back unchanged).
+_CANCEL = text(
+    f"""
+    update image_generation_jobs j
+       set status = case when j.status = 'queued' then 'cancelled' else j.status end,
+           completed_at = case when j.status = 'queued' then clock_timestamp() end,
+           storage_path = case when j.status = 'queued' then null else j.storage_path end,
+           next_attempt_at = null,
+           cancel_requested_at = clock_timestamp()
+     where j.id = :id and {owned("j")}
+       and (j.status = 'queued' or (j.status = 'processing' and j.cancel_requested_at is null))
+    returning j.*
+    """
+)
+
+
+async def cancel_job(db: Database, uid: str, job_id: uuid.UUID) -> Any:
+    async with db.transaction(uid) as conn:
+        row = (await conn.execute(_CANCEL, {"id": job_id, "uid": uid})).mappings().first()
+        if row is not None:
+            return row
+        current = (await conn.execute(_JOB, {"id": job_id, "uid": uid})).mappings().first()
+    if current is None:
+        raise not_found("image job", job_id)
+    if current["status"] == "processing" and current["cancel_requested_at"] is not None:
+        return current
+    status = str(current["status"]).upper()
+    raise Conflict(f"image job {job_id} is {status}: only QUEUED or PROCESSING jobs can be cancelled")
 
 
 # ---------------------------------------------------------------------------------------
 # The worker's side (as the system: no role switch)
 
-_REAP = text(
+
+def backoff_sql(attempts: str) -> str:
+    """When the next attempt is due after attempt number `attempts` failed: base x 2^(n-1)
+    x (1 + U), U uniform in [0, 0.2], at most MAX_BACKOFF_SECONDS (README: Image jobs)."""
+    return (
+        "clock_timestamp() + make_interval(secs => least("
+        f"{MAX_BACKOFF_SECONDS}, :base * power(2, greatest({attempts}, 1) - 1) * (1 + random() * 0.2)))"
+    )
+
+
+# What an attempt's end makes of a job: CANCELLED when a cancel was asked for, FAILED after the
+# last attempt, else QUEUED again with a backoff. `{error}` is the attempt's error text.
+def _attempt_ended(error: str) -> str:
+    return f"""
+       status = case when j.cancel_requested_at is not null then 'cancelled'
+                     when j.attempts >= j.max_attempts then 'failed' else 'queued' end,
+       error = case when j.cancel_requested_at is not null then j.error else {error} end,
+       completed_at = case when j.cancel_requested_at is not null or j.attempts >= j.max_attempts
+                           then clock_timestamp() end,
+       next_attempt_at = case when j.cancel_requested_at is null and j.attempts < j.max_attempts
+                              then {backoff_sql("j.attempts")} end,
+       storage_path = case when j.cancel_requested_at is not null then null else j.storage_path end,
+       lease_owner = null,
+       lease_expires_at = null
     """
+
+
+_REAP = text(
+    f"""
     with expired as (
         select j.id from image_generation_jobs j
          where j.status = 'processing' and j.lease_expires_at < clock_timestamp()
@@ -261,12 +308,9 @@ _REAP = text(
          for update skip locked
          limit 100)
     update image_generation_jobs j
-       set status = case when j.attempts >= j.max_attempts then 'failed' else 'queued' end,
-           error = 'attempt ' || j.attempts || ' of ' || j.max_attempts
-                   || ': the worker stopped before finishing (its lease expired)',
-           completed_at = case when j.attempts >= j.max_attempts then clock_timestamp() end,
-           lease_owner = null,
-           lease_expires_at = null
+       set {_attempt_ended(
+           "'attempt ' || j.attempts || ' of ' || j.max_attempts"
+           " || ': the worker stopped before finishing (its lease expired)'")}
       from expired
      where j.id = expired.id
     returning j.id, j.status
@@ -277,19 +321,29 @@ _CLAIM = text(
     """
     with next as (
         select j.id from image_generation_jobs j
-         where j.status = 'queued'
+         where j.status = 'queued' and (j.next_attempt_at is null or j.next_attempt_at <= clock_timestamp())
          order by j.created_at, j.id
          for update skip locked
          limit 1)
     update image_generation_jobs j
        set status = 'processing',
            attempts = j.attempts + 1,
+           next_attempt_at = null,
            lease_owner = :owner,
            lease_expires_at = clock_timestamp() + make_interval(secs => :lease),
            started_at = clock_timestamp()
       from next
      where j.id = next.id
     returning j.*, (select a.name from project_assets a where a.id = j.project_asset_id) as asset_name
+    """
+)
+
+# Seconds until the earliest queued job is due (None: none queued; 0 or less: due now).
+_NEXT_DUE = text(
+    """
+    select extract(epoch from min(coalesce(j.next_attempt_at, j.created_at)) - clock_timestamp())::float8
+      from image_generation_jobs j
+     where j.status = 'queued'
     """
 )
 
@@ -300,17 +354,23 @@ _EXTEND = text(
     update image_generation_jobs j
        set lease_expires_at = clock_timestamp() + make_interval(secs => :lease)
      where {_HOLDS}
-    returning j.id
+    returning j.id, j.cancel_requested_at is not null as cancelling
     """
 )
 
+_CANCELLING = text(f"select j.cancel_requested_at is not null from image_generation_jobs j where {_HOLDS}")
+
 # The instance follows in the same transaction: its image becomes exactly the job's URL,
-# its own (a later resync keeps it); the modification trigger records image_key_url.
+# its own (a later resync keeps it); the modification trigger records image_key_url. A job
+# being cancelled ends CANCELLED instead, with no image and nothing else changed.
 _COMPLETE = text(
     f"""
     with done as (
         update image_generation_jobs j
-           set status = 'completed', storage_path = :path, image_url = :url, error = null,
+           set status = case when j.cancel_requested_at is null then 'completed' else 'cancelled' end,
+               storage_path = case when j.cancel_requested_at is null then :path end,
+               image_url = case when j.cancel_requested_at is null then :url end,
+               error = case when j.cancel_requested_at is null then null else j.error end,
                completed_at = clock_timestamp(), lease_owner = null, lease_expires_at = null
          where {_HOLDS}
         returning j.*),
@@ -318,7 +378,7 @@ _COMPLETE = text(
         update scene_asset_instances i
            set image_key_url = done.image_url, image_is_own = true, modification_reason = null
           from done
-         where done.job_type = 'scene_asset' and i.id = done.scene_asset_instance_id
+         where done.status = 'completed' and done.job_type = 'scene_asset' and i.id = done.scene_asset_instance_id
         returning i.scene_id, i.image_key_url)
     select done.*, (select array_agg(scene_id) from instance) as changed_scenes from done
     """
@@ -327,21 +387,22 @@ _COMPLETE = text(
 _FAIL = text(
     f"""
     update image_generation_jobs j
-       set status = case when j.attempts >= j.max_attempts then 'failed' else 'queued' end,
-           error = :error,
-           completed_at = case when j.attempts >= j.max_attempts then clock_timestamp() end,
-           lease_owner = null,
-           lease_expires_at = null
+       set {_attempt_ended(":error")}
      where {_HOLDS}
     returning j.*
     """
 )
 
-# A worker stopping on request gives its job back; the attempt did not happen.
+# A worker stopping on request gives its job back; the attempt did not happen (a job being
+# cancelled ends CANCELLED: its attempt ended).
 _RELEASE = text(
     f"""
     update image_generation_jobs j
-       set status = 'queued', attempts = greatest(j.attempts - 1, 0),
+       set status = case when j.cancel_requested_at is null then 'queued' else 'cancelled' end,
+           attempts = greatest(j.attempts - 1, 0),
+           completed_at = case when j.cancel_requested_at is null then null else clock_timestamp() end,
+           storage_path = case when j.cancel_requested_at is null then j.storage_path end,
+           next_attempt_at = null,
            lease_owner = null, lease_expires_at = null
      where {_HOLDS}
     returning j.id
@@ -349,10 +410,10 @@ _RELEASE = text(
 )
 
 
-async def reap_expired_leases(db: Database) -> list[Any]:
+async def reap_expired_leases(db: Database, retry_base_seconds: float) -> list[Any]:
     """Jobs whose worker died: back to the queue, or FAILED after their last attempt."""
     async with db.transaction(None) as conn:
-        return list((await conn.execute(_REAP)).mappings().all())
+        return list((await conn.execute(_REAP, {"base": retry_base_seconds})).mappings().all())
 
 
 async def claim_job(db: Database, owner: str, lease_seconds: float) -> Any:
@@ -360,10 +421,25 @@ async def claim_job(db: Database, owner: str, lease_seconds: float) -> Any:
         return (await conn.execute(_CLAIM, {"owner": owner, "lease": lease_seconds})).mappings().first()
 
 
-async def extend_lease(db: Database, job_id: uuid.UUID, owner: str, lease_seconds: float) -> bool:
+async def seconds_until_due(db: Database) -> float | None:
+    async with db.transaction(None) as conn:
+        value = (await conn.execute(_NEXT_DUE)).scalar()
+    return None if value is None else float(value)
+
+
+async def extend_lease(db: Database, job_id: uuid.UUID, owner: str, lease_seconds: float) -> bool | None:
+    """None when the worker holds the job no longer; else whether a cancel was asked for."""
     async with db.transaction(None) as conn:
         params = {"id": job_id, "owner": owner, "lease": lease_seconds}
-        return (await conn.execute(_EXTEND, params)).first() is not None
+        row = (await conn.execute(_EXTEND, params)).mappings().first()
+    return None if row is None else bool(row["cancelling"])
+
+
+async def cancelling(db: Database, job_id: uuid.UUID, owner: str) -> bool:
+    """Whether a cancel was asked for the job this worker holds (or it holds it no longer)."""
+    async with db.transaction(None) as conn:
+        value = (await conn.execute(_CANCELLING, {"id": job_id, "owner": owner})).scalar()
+    return value is not False
 
 
 async def complete_job(db: Database, job_id: uuid.UUID, owner: str, storage_path: str, image_url: str) -> Any:
@@ -376,9 +452,9 @@ async def complete_job(db: Database, job_id: uuid.UUID, owner: str, storage_path
     return done
 
 
-async def fail_attempt(db: Database, job_id: uuid.UUID, owner: str, error: str) -> Any:
+async def fail_attempt(db: Database, job_id: uuid.UUID, owner: str, error: str, retry_base_seconds: float) -> Any:
     async with db.transaction(None) as conn:
-        params = {"id": job_id, "owner": owner, "error": error[:ERROR_MAX]}
+        params = {"id": job_id, "owner": owner, "error": error[:ERROR_MAX], "base": retry_base_seconds}
         return (await conn.execute(_FAIL, params)).mappings().first()
 
 

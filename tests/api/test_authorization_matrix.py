@@ -15,7 +15,7 @@ import pytest
 from gql.schema import schema_sdl
 from tests.support import Client
 from tests.support.film import new_film
-from tests.support.subscriptions import BY_JOB, BY_PROJECT, connect
+from tests.support.subscriptions import BY_JOB, BY_PROJECT, EVENTS_BY_JOB, EVENTS_BY_PROJECT, connect
 
 SCHEMA = graphql.build_schema(schema_sdl())
 
@@ -92,6 +92,7 @@ MUTATIONS: dict[str, tuple[str, Any]] = {
     "propagateSceneAssetInstance": ("mutation($id: UUID!) { propagateSceneAssetInstance(id: $id) { dryRun } }",
                                     lambda o: {"id": o.instance}),
     "generateShotFrames": ("mutation($sh: UUID!) { generateShotFrames(shotId: $sh) { id } }", lambda o: {"sh": o.shot}),
+    "cancelImageJob": ("mutation($id: UUID!) { cancelImageJob(id: $id) { id } }", lambda o: {"id": o.extra["job"]}),
     "updateProject": ("mutation($id: UUID!) { updateProject(id: $id, input: {title: \"hacked\"}) { id } }",
                       lambda o: {"id": o.project}),
     "deleteProject": ("mutation($id: UUID!) { deleteProject(id: $id) { id } }", lambda o: {"id": o.project}),
@@ -127,6 +128,10 @@ SUBSCRIPTIONS: dict[str, list[tuple[str, Any]]] = {
     "imageJobUpdated": [
         (BY_PROJECT, lambda o: {"p": o.project}),
         (BY_JOB, lambda o: {"j": o.extra["job"]}),
+    ],
+    "imageJobEvents": [
+        (EVENTS_BY_PROJECT, lambda o: {"p": o.project}),
+        (EVENTS_BY_JOB, lambda o: {"j": o.extra["job"]}),
     ],
 }
 

@@ -187,6 +187,20 @@ async def test_image_job_updated_with_project_id_null_follows_the_job(server: An
         assert await both.error_code() == "BAD_USER_INPUT"
 
 
+async def test_image_job_events_with_nulls_replays_the_job(server: Any, scene1: Scene1) -> None:
+    job = (await scene1.client.data("mutation($i: UUID!) { generateSceneAssetImage(instanceId: $i) { id } }",
+                                    {"i": scene1.instances["Mara"]}))["generateSceneAssetImage"]
+    async with connect(server.base_url, scene1.client.token) as socket:
+        operation = await socket.subscribe(
+            "subscription($p: UUID, $j: UUID, $a: String) { imageJobEvents(projectId: $p, jobId: $j, after: $a) "
+            "{ status } }", {"p": None, "j": job["id"], "a": None})
+        # after: null is no cursor: every stored event of the job, to the end.
+        statuses = [e["status"] for e in await operation.events_until(lambda seen: seen and seen[-1]["status"] == "COMPLETED")]
+        assert statuses == ["QUEUED", "PROCESSING", "COMPLETED"]
+        both = await socket.subscribe("subscription { imageJobEvents(projectId: null, jobId: null) { cursor } }")
+        assert await both.error_code() == "BAD_USER_INPUT"
+
+
 async def test_revert_with_expectation_and_reason_null_checks_nothing_and_gives_no_reason(scene1: Scene1) -> None:
     mara = scene1.instances["Mara"]
     for tags in (["a"], ["b"]):
@@ -217,6 +231,7 @@ OPTIONAL_ARGUMENTS = {
     "Mutation.lockProjectAssets.ids", "Mutation.generateSceneAssetImage.idempotencyKey",
     "Mutation.updateSceneAssetInstance.expectedModificationCount", "Mutation.updateShotAssetAssignment.expectedUpdatedAt",
     "Subscription.imageJobUpdated.projectId", "Subscription.imageJobUpdated.jobId",
+    "Subscription.imageJobEvents.projectId", "Subscription.imageJobEvents.jobId", "Subscription.imageJobEvents.after",
 }
 
 

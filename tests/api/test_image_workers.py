@@ -14,6 +14,7 @@ import signal
 import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +23,20 @@ import pytest
 from PIL import Image
 from sqlalchemy import text
 
-from tests.api.test_image_jobs import GENERATE, INSTANCE, generate, until
+from tests.api.test_image_jobs import GENERATE, INSTANCE, LOCKS, STAGE, generate, until
 from tests.support import REPO, Client, create_database, drop_database, free_port, run_sync, serving
 from tests.support.film import film_with_instances
-from tests.support.subscriptions import BY_JOB, BY_PROJECT, WAIT, Operation, connect
+from tests.support.subscriptions import (
+    BY_JOB,
+    BY_PROJECT,
+    CURSOR,
+    EVENTS_BY_JOB,
+    EVENTS_BY_PROJECT,
+    JOB_FIELDS,
+    WAIT,
+    Operation,
+    connect,
+)
 
 # Real processes: the slow tier (README, "Two commands").
 pytestmark = pytest.mark.slow
@@ -100,6 +111,7 @@ class Processes:
             CONTINUITY_DEV_AUTH="0",
             CONTINUITY_WORKER_POLL_SECONDS="0.2",
             CONTINUITY_WORKER_LEASE_SECONDS="1",
+            CONTINUITY_RETRY_BASE_SECONDS="0.05",
         )
         env.pop("CONTINUITY_IMAGE_PROVIDER", None)
         env.update(extra)
@@ -321,3 +333,205 @@ async def test_a_worker_stopped_with_sigterm_gives_its_job_back(quiet: Quiet, pr
     assert back["status"] == "QUEUED" and back["error"] is None
     [row] = await quiet.rows("select attempts, lease_owner from image_generation_jobs where id = :id", id=job["id"])
     assert (row["attempts"], row["lease_owner"]) == (0, None)
+
+
+# ---------------------------------------------------------------------------------------
+# Stored job events across server processes; backoff; cancel (docs/operations.md)
+
+CANCEL = f"mutation($id: UUID!) {{ cancelImageJob(id: $id) {{ {JOB_FIELDS} attempts nextAttemptAt }} }}"
+
+
+async def _events(op: Operation, done: Callable[[list[dict[str, Any]]], bool]) -> list[dict[str, Any]]:
+    return await op.events_until(done)
+
+
+def _terminal(job_ids: set[str]) -> Callable[[list[dict[str, Any]]], bool]:
+    return lambda seen: {e["job"]["id"] for e in seen if e["status"] in ("COMPLETED", "FAILED", "CANCELLED")} >= job_ids
+
+
+async def test_events_reach_two_server_processes_alike_and_resume_after_a_restart(
+    quiet: Quiet, processes: Processes
+) -> None:
+    alice = quiet.client()
+    film, instances = await film_with_instances(alice)
+    start = (await alice.data(CURSOR, {"p": film.project_id}))["project"]["jobEventsCursor"]
+    jobs = [await generate(alice, instances[name]) for name in ("Mara", "Lighthouse", "Anchor")]
+    ids = {j["id"] for j in jobs}
+    other = await processes.serve()
+    other_process = processes.started[-1]
+    async with connect(quiet.base_url, alice.token) as here, connect(other, alice.token) as there:
+        op_here = await here.subscribe(EVENTS_BY_PROJECT, {"p": film.project_id, "a": start})
+        op_there = await there.subscribe(EVENTS_BY_PROJECT, {"p": film.project_id, "a": start})
+        # One job at a time, slowly enough that the restart falls in the middle of the run.
+        await processes.worker("tests.support.providers:SlowProvider", CONTINUITY_TEST_PROVIDER_SECONDS="0.4",
+                               CONTINUITY_WORKER_CONCURRENCY="1", CONTINUITY_WORKER_LEASE_SECONDS="30")
+        before_restart = await _events(op_there, _terminal({jobs[0]["id"]}))
+        other_process.proc.kill()  # abruptly: the socket drops with the process
+        await other_process.proc.wait()
+        everything = await _events(op_here, _terminal(ids))
+    restarted = await processes.serve()
+    async with connect(restarted, alice.token) as again:
+        op = await again.subscribe(EVENTS_BY_PROJECT, {"p": film.project_id, "a": before_restart[-1]["cursor"]})
+        after_restart = await _events(op, lambda seen: len(before_restart) + len(seen) >= len(everything))
+    # Every server process serves one order; the resumed stream continues it exactly.
+    assert before_restart + after_restart == everything
+    assert len(everything) == 9 and len({e["cursor"] for e in everything}) == 9
+    for job in jobs:
+        assert [e["status"] for e in everything if e["job"]["id"] == job["id"]] == ["QUEUED", "PROCESSING", "COMPLETED"]
+
+
+async def test_failed_attempts_wait_their_backoff_and_are_claimed_when_due(
+    quiet: Quiet, processes: Processes
+) -> None:
+    alice = quiet.client()
+    _, instances = await film_with_instances(alice)
+    job = await generate(alice, instances["Anchor"])
+    base, poll = 0.4, 0.5
+    await processes.worker("tests.support.providers:FailingProvider", CONTINUITY_RETRY_BASE_SECONDS=str(base),
+                           CONTINUITY_WORKER_POLL_SECONDS=str(poll))
+    async with connect(quiet.base_url, alice.token) as socket:
+        op = await socket.subscribe(EVENTS_BY_JOB, {"j": job["id"]})
+        events = await _events(op, _terminal({job["id"]}))
+        assert (await op.message())["type"] == "complete"
+    assert [e["status"] for e in events] == ["QUEUED"] + ["PROCESSING", "QUEUED"] * 2 + ["PROCESSING", "FAILED"]
+    retries = [(events[i], events[i + 1]) for i in (2, 4)]
+    for n, (queued, processing) in enumerate(retries, start=1):
+        due = datetime.fromisoformat(queued["job"]["nextAttemptAt"])
+        waited = (due - datetime.fromisoformat(queued["at"])).total_seconds()
+        low = base * 2 ** (n - 1)
+        assert low - 0.01 <= waited <= low * 1.2 + 0.01, (n, waited)
+        assert queued["job"]["attempts"] == n and queued["job"]["error"] == f"the model ran out of ink (attempt {n})"
+        late = (datetime.fromisoformat(processing["at"]) - due).total_seconds()
+        assert 0 <= late <= poll, (n, late)  # claimed when due, not a poll interval later
+        assert processing["job"]["nextAttemptAt"] is None
+    failed = events[-1]["job"]
+    assert failed["nextAttemptAt"] is None and failed["attempts"] == 3
+    assert failed["error"] == "the model ran out of ink (attempt 3)"
+
+
+async def test_backoff_doubles_with_up_to_a_fifth_more_and_is_capped_at_five_minutes(quiet: Quiet) -> None:
+    from services.images import backoff_sql
+
+    rows = await quiet.rows(
+        f"select a, extract(epoch from {backoff_sql('a')} - clock_timestamp()) as s "
+        "from (values (1), (2), (20)) v(a), generate_series(1, 50) order by a", base=100)
+    waits: dict[int, list[float]] = {}
+    for r in rows:
+        waits.setdefault(r["a"], []).append(float(r["s"]))
+    assert all(99.9 <= w <= 120.01 for w in waits[1]) and all(199.9 <= w <= 240.01 for w in waits[2])
+    assert all(299.9 <= w <= 300.01 for w in waits[20])
+    assert len({round(w, 3) for w in waits[1]}) > 1  # U is drawn per job
+
+
+async def test_cancelling_a_queued_job_ends_it_now(quiet: Quiet) -> None:
+    alice, bob = quiet.client(), quiet.client()
+    _, instances = await film_with_instances(alice)
+    job = await generate(alice, instances["Mara"])
+    assert await bob.code(CANCEL, {"id": job["id"]}) == "NOT_FOUND"
+    assert await alice.code(CANCEL, {"id": "00000000-0000-4000-8000-00000000dead"}) == "NOT_FOUND"
+    async with connect(quiet.base_url, alice.token) as socket:
+        updated = await socket.subscribe(BY_JOB, {"j": job["id"]})
+        assert (await updated.job())["status"] == "QUEUED"
+        cancelled = (await alice.data(CANCEL, {"id": job["id"]}))["cancelImageJob"]
+        assert cancelled["status"] == "CANCELLED" and cancelled["completedAt"] and cancelled["storagePath"] is None
+        assert (await updated.job())["status"] == "CANCELLED"
+        assert (await updated.message())["type"] == "complete"  # CANCELLED ends a jobId stream
+        events = await socket.subscribe(EVENTS_BY_JOB, {"j": job["id"]})
+        assert [e["status"] for e in await _events(events, _terminal({job["id"]}))] == ["QUEUED", "CANCELLED"]
+        assert (await events.message())["type"] == "complete"
+    assert await alice.code(CANCEL, {"id": job["id"]}) == "CONFLICT"
+    [row] = await quiet.rows("select status, attempts from image_generation_jobs where id = :id", id=job["id"])
+    assert (row["status"], row["attempts"]) == ("cancelled", 0)
+
+
+async def test_cancelling_a_processing_job_discards_its_attempt(quiet: Quiet, processes: Processes) -> None:
+    alice = quiet.client()
+    film, instances = await film_with_instances(alice)
+    await alice.data(STAGE, {"s": film.scenes[1], "n": 9})
+    before = (await alice.data(INSTANCE, {"id": instances["Mara"]}))["sceneAssetInstance"]
+    job = await generate(alice, instances["Mara"])
+    async with connect(quiet.base_url, alice.token) as socket:
+        op = await socket.subscribe(BY_JOB, {"j": job["id"]})
+        await op.job()
+        # A provider that would take a minute: the worker stops it when its heartbeat (every
+        # 10 s here: a third of the lease) sees the cancel, long after both cancels below.
+        await processes.worker("tests.support.providers:SlowProvider", CONTINUITY_TEST_PROVIDER_SECONDS="60",
+                               CONTINUITY_WORKER_LEASE_SECONDS="30", CONTINUITY_WORKER_POLL_SECONDS="30")
+        assert (await op.job())["status"] == "PROCESSING"
+        first = (await alice.data(CANCEL, {"id": job["id"]}))["cancelImageJob"]
+        assert first["status"] == "PROCESSING"  # until its attempt ends
+        assert (await alice.data(CANCEL, {"id": job["id"]}))["cancelImageJob"] == first  # unchanged
+        final = await op.job()
+        assert (await op.message())["type"] == "complete"
+    assert final["status"] == "CANCELLED" and final["completedAt"]
+    assert final["imageUrl"] is None and final["storagePath"] is None
+    assert (await alice.data(INSTANCE, {"id": instances["Mara"]}))["sceneAssetInstance"] == before
+    locks = (await alice.data(LOCKS, {"s": film.scenes[1]}))["scene"]["stageLocks"]
+    assert locks == [{"stage": 9, "status": "LOCKED"}]  # nothing invalidated
+    assert not (quiet.state.settings.media_dir / job["storagePath"]).exists()  # no image stored
+    assert await alice.code(CANCEL, {"id": job["id"]}) == "CONFLICT"
+
+
+async def test_finished_jobs_cannot_be_cancelled(quiet: Quiet, processes: Processes) -> None:
+    alice = quiet.client()
+    _, instances = await film_with_instances(alice)
+    done, failing = await generate(alice, instances["Mara"]), await generate(alice, instances["Anchor"])
+    await quiet.rows("update image_generation_jobs set status = 'completed', completed_at = now() where id = :id",
+                     id=done["id"])
+    await quiet.rows("update image_generation_jobs set status = 'failed', completed_at = now() where id = :id",
+                     id=failing["id"])
+    for job in (done, failing):
+        assert await alice.code(CANCEL, {"id": job["id"]}) == "CONFLICT"
+
+
+async def test_the_worker_deletes_events_past_their_retention(quiet: Quiet, processes: Processes) -> None:
+    alice = quiet.client()
+    film, instances = await film_with_instances(alice)
+    old_cursor = (await alice.data(CURSOR, {"p": film.project_id}))["project"]["jobEventsCursor"]
+    job = await generate(alice, instances["Mara"])
+    await quiet.rows("update image_generation_jobs set status = 'failed', completed_at = now() where id = :id",
+                     id=job["id"])
+    await asyncio.sleep(0.2)
+    # A retention of a tenth of a second: every event so far is past it when the worker starts.
+    await processes.worker(CONTINUITY_EVENT_RETENTION_DAYS=str(0.1 / 86400))
+    await until_rows(quiet, "select 1 from image_job_events where job_id = :id", 0, id=job["id"])
+    async with connect(quiet.base_url, alice.token) as socket:
+        expired = await socket.subscribe(EVENTS_BY_PROJECT, {"p": film.project_id, "a": old_cursor})
+        assert await expired.error_code() == "BAD_USER_INPUT"
+        missing = await socket.subscribe(EVENTS_BY_PROJECT, {"p": "00000000-0000-4000-8000-00000000dead", "a": old_cursor})
+        assert await missing.error_code() == "NOT_FOUND"
+        # A terminal job whose events are gone: its stream completes at once.
+        gone = await socket.subscribe(EVENTS_BY_JOB, {"j": job["id"]})
+        assert (await gone.message())["type"] == "complete"
+        fresh = (await alice.data(CURSOR, {"p": film.project_id}))["project"]["jobEventsCursor"]
+        live = await socket.subscribe(EVENTS_BY_PROJECT, {"p": film.project_id, "a": fresh})
+        newer = await generate(alice, instances["Anchor"])
+        assert (await live.event())["job"]["id"] == newer["id"]
+
+
+async def until_rows(quiet: Quiet, sql: str, n: int, **params: Any) -> None:
+    async def poll() -> None:
+        while len(await quiet.rows(sql, **params)) != n:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+
+    await asyncio.wait_for(poll(), WAIT)
+
+
+async def test_a_worker_process_serves_its_own_metrics(quiet: Quiet, processes: Processes) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    alice = quiet.client()
+    _, instances = await film_with_instances(alice)
+    port = free_port()
+    await processes.worker(CONTINUITY_METRICS_PORT=str(port))
+    job = await generate(alice, instances["Mara"])
+    async with connect(quiet.base_url, alice.token) as socket:
+        op = await socket.subscribe(EVENTS_BY_JOB, {"j": job["id"]})
+        await _events(op, _terminal({job["id"]}))
+    text = (await quiet.http.get(f"http://127.0.0.1:{port}/metrics")).text
+    counts = {
+        tuple(sorted(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text) for s in family.samples
+        if s.name == "continuity_image_job_duration_seconds_count"
+    }
+    assert counts.get((("job_type", "scene_asset"), ("outcome", "completed")), 0) >= 1, text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import io
 import json
 import uuid
@@ -15,7 +16,7 @@ from PIL import Image
 from services.image_providers import ImageRequest, load_factory, render_png
 from services.image_storage import LocalStorage, checked_path
 from services.images import _is_news, scene_asset_prompt, scene_asset_storage_path
-from services.job_events import Gap, JobEvent, JobFeed, parse_announcement
+from services.job_events import Gap, JobEvent, JobFeed, Position, job_state
 
 
 @pytest.mark.parametrize(
@@ -89,37 +90,54 @@ def test_load_factory_reads_module_and_attribute() -> None:
             load_factory(bad)
 
 
-def _announcement(**overrides: object) -> str:
+def _state(**overrides: object) -> str:
     job = {"id": str(uuid.uuid4()), "project_id": str(uuid.uuid4()), "status": "processing",
            "updated_at": "2026-11-22T10:00:00.123456+00:00", "completed_at": None, "attempts": 1}
     job.update(overrides)
     return json.dumps(job)
 
 
-def test_announcements_parse_into_typed_states() -> None:
-    event = parse_announcement(_announcement(scene_id=str(uuid.UUID(int=7))))
-    assert event is not None and event.state is not None
-    assert event.status == "processing" and isinstance(event.job_id, uuid.UUID)
-    assert event.state["scene_id"] == uuid.UUID(int=7) and event.state["completed_at"] is None
-    assert event.updated_at == datetime(2026, 11, 22, 10, 0, 0, 123456, tzinfo=UTC)
+def _event(n: int, **overrides: object) -> JobEvent:
+    return JobEvent.from_row({"xid": 100, "seq": n, "status": "processing",
+                              "at": datetime(2026, 1, 1, tzinfo=UTC), "state": _state(**overrides)})
 
 
-def test_a_bare_announcement_has_no_state_and_garbage_is_ignored() -> None:
-    bare = parse_announcement(json.dumps({"id": str(uuid.uuid4()), "project_id": str(uuid.uuid4()), "status": "queued"}))
-    assert bare is not None and bare.state is None
-    for garbage in ("", "{", "[]", json.dumps({"id": "x"}), json.dumps({"id": "nope", "project_id": "x", "status": "q"})):
-        assert parse_announcement(garbage) is None
+def test_stored_states_parse_into_typed_rows() -> None:
+    state = job_state(_state(scene_id=str(uuid.UUID(int=7)), next_attempt_at="2026-11-22T10:00:05+00:00"))
+    assert state["status"] == "processing" and isinstance(state["id"], uuid.UUID)
+    assert state["scene_id"] == uuid.UUID(int=7) and state["completed_at"] is None
+    assert state["updated_at"] == datetime(2026, 11, 22, 10, 0, 0, 123456, tzinfo=UTC)
+    assert state["next_attempt_at"] == datetime(2026, 11, 22, 10, 0, 5, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("position", [Position(0, 0), Position(1, 1), Position(2**62, 12345)])
+def test_a_cursor_decodes_to_its_position(position: Position) -> None:
+    assert Position.decode(position.encode()) == position
+
+
+@pytest.mark.parametrize("cursor", [
+    "", "x", "====", "jobevents:1:2", Position(1, 2).encode() + "=", Position(1, 2).encode() + "A",
+    base64.urlsafe_b64encode(b"jobevents:01:2").decode(), base64.urlsafe_b64encode(b"jobevents:-1:2").decode(),
+    base64.urlsafe_b64encode(b"jobevents:1:2:3").decode(), base64.urlsafe_b64encode(b"other:1:2").decode(),
+    base64.urlsafe_b64encode(b"jobevents:99999999999999999999:2").decode(), "a" * 101,
+    Position(1, 2**63).encode(), Position(2**63, 1).encode(),
+])
+def test_anything_else_is_not_a_cursor(cursor: str) -> None:
+    with pytest.raises(ValueError):
+        Position.decode(cursor)
+
+
+def test_positions_order_by_transaction_then_sequence() -> None:
+    assert Position(1, 9) < Position(2, 1) < Position(2, 2)
+    assert sorted([Position(3, 1), Position(1, 5), Position(3, 0)]) == [Position(1, 5), Position(3, 0), Position(3, 1)]
 
 
 def test_a_feed_that_overflows_keeps_a_gap_from_its_oldest_unread_change() -> None:
     async def run() -> list[object]:
         feed = JobFeed(lambda e: True, maxsize=3)
         start = datetime(2026, 1, 1, tzinfo=UTC)
-        events = [parse_announcement(_announcement(updated_at=(start + timedelta(seconds=n)).isoformat()))
-                  for n in range(5)]
-        for event in events:
-            assert event is not None
-            feed.offer(event, alive_at=None)
+        for n in range(5):
+            feed.offer(_event(n, updated_at=(start + timedelta(seconds=n)).isoformat()))
         return [await feed.get(), *feed.drain()]
 
     items = asyncio.run(run())

@@ -21,6 +21,12 @@ referenceImages { position } storagePath imageUrl error idempotencyKey createdAt
 """
 BY_JOB = f"subscription($j: UUID) {{ imageJobUpdated(jobId: $j) {{ {JOB_FIELDS} }} }}"
 BY_PROJECT = f"subscription($p: UUID) {{ imageJobUpdated(projectId: $p) {{ {JOB_FIELDS} }} }}"
+EVENT_FIELDS = f"cursor status at job {{ {JOB_FIELDS} attempts nextAttemptAt }}"
+EVENTS_BY_JOB = f"subscription($j: UUID, $a: String) {{ imageJobEvents(jobId: $j, after: $a) {{ {EVENT_FIELDS} }} }}"
+EVENTS_BY_PROJECT = (
+    f"subscription($p: UUID, $a: String) {{ imageJobEvents(projectId: $p, after: $a) {{ {EVENT_FIELDS} }} }}"
+)
+CURSOR = "query($p: UUID!) { project(id: $p) { jobEventsCursor } }"
 
 
 class Socket:
@@ -49,9 +55,11 @@ class Socket:
         return self._inbox.setdefault(op_id, asyncio.Queue())
 
     async def subscribe(self, query: str, variables: dict[str, Any] | None = None) -> Operation:
+        return await self.subscribe_payload({"query": query, "variables": variables or {}})
+
+    async def subscribe_payload(self, payload: dict[str, Any]) -> Operation:
         op_id = str(next(self._ids))
         self._queue(op_id)
-        payload = {"query": query, "variables": variables or {}}
         await self.ws.send(json.dumps({"id": op_id, "type": "subscribe", "payload": payload}))
         return Operation(self, op_id)
 
@@ -71,6 +79,20 @@ class Operation:
         assert message["type"] == "next", message
         assert not message["payload"].get("errors"), message
         return message["payload"]["data"]["imageJobUpdated"]
+
+    async def event(self) -> dict[str, Any]:
+        """The next `next` payload's imageJobEvents event; fails on anything else."""
+        message = await self.message()
+        assert message["type"] == "next", message
+        assert not message["payload"].get("errors"), message
+        return message["payload"]["data"]["imageJobEvents"]
+
+    async def events_until(self, done: Any) -> list[dict[str, Any]]:
+        """Events up to the first for which `done(events so far)` holds."""
+        seen: list[dict[str, Any]] = []
+        while not done(seen):
+            seen.append(await self.event())
+        return seen
 
     async def until(self, job_id: str, status: str) -> list[dict[str, Any]]:
         """This job's messages up to and including the given status (others' are skipped)."""

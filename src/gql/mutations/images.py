@@ -27,3 +27,12 @@ class ImageMutation:
         key = optional(idempotency_key)
         row = await images.create_scene_asset_job(ctx.db, ctx.uid, instance_id, key)
         return ImageJob.from_row(row)
+
+    @strawberry.mutation(
+        description=(
+            "A QUEUED job is cancelled now; a PROCESSING one when its attempt ends (its image is discarded)."
+        )
+    )
+    async def cancel_image_job(self, info: Info, id: uuid.UUID) -> ImageJob:
+        ctx = info.context
+        return ImageJob.from_row(await images.cancel_job(ctx.db, ctx.uid, id))

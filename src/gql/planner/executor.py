@@ -342,6 +342,8 @@ class PlanningExecutionContext(StrawberryGraphQLCoreExecutionContext):
         plan = self._plan(root, parent_type, field_details_list, path)
         if plan is None:
             return None
+        if hasattr(context, "planned"):
+            context.planned = True
         params = {"uid": uid, "id": args.get("id")}
         return self._run(plan, params, field_def.type, field_details_list, path)
 

@@ -63,6 +63,7 @@ class ImageJobStatus(Enum):
     PROCESSING = "processing"
     COMPLETED = "completed"
     FAILED = "failed"
+    CANCELLED = "cancelled"
 
 
 @strawberry.enum

@@ -11,6 +11,7 @@ import strawberry
 from gql.relations import relations
 from gql.types.assignment import ReferenceImage
 from gql.types.enums import ImageJobStatus, ImageJobType
+from services.job_events import JobEvent
 
 
 @relations("start_frame_of_shot", "end_frame_of_shot", by_id="image_job")
@@ -33,6 +34,10 @@ class ImageJob:
     idempotency_key: str
     created_at: datetime
     completed_at: datetime | None
+    attempts: int
+    next_attempt_at: datetime | None = strawberry.field(
+        description="When a failed attempt will be retried (null unless QUEUED after a failure)."
+    )
     project_id: strawberry.Private[uuid.UUID]
 
     @classmethod
@@ -55,5 +60,24 @@ class ImageJob:
             idempotency_key=row["idempotency_key"],
             created_at=row["created_at"],
             completed_at=row["completed_at"],
+            attempts=row["attempts"],
+            next_attempt_at=row.get("next_attempt_at"),
             project_id=row["project_id"],
+        )
+
+
+@strawberry.type(description="A stored change of an image job, in commit order; cursors resume a stream without a gap.")
+class ImageJobEvent:
+    cursor: str = strawberry.field(description="Opaque; pass it as `after` to resume after this event.")
+    status: ImageJobStatus
+    job: ImageJob
+    at: datetime
+
+    @classmethod
+    def of(cls, event: JobEvent) -> ImageJobEvent:
+        return cls(
+            cursor=event.position.encode(),
+            status=event.status,  # type: ignore[arg-type]
+            job=ImageJob.from_row(event.state),
+            at=event.at,
         )

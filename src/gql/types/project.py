@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
@@ -19,7 +20,7 @@ from gql.types.continuity import (
 )
 from gql.types.enums import AssetType, StageStatus
 from gql.types.revision import InstanceRevision, asset_revisions
-from services import batches, revisions
+from services import batches, job_event_stream, revisions
 
 if TYPE_CHECKING:
     from gql.types.instance import SceneAssetInstance
@@ -69,6 +70,16 @@ class Project:
     @strawberry.field
     def branches(self, info: Info) -> list[Branch]:
         return handed_on(info.context.loaders.many("branches_of_project").load(self.id))
+
+    @strawberry.field(
+        description="The position of the latest job event: resume imageJobEvents from it to miss nothing after now."
+    )
+    async def job_events_cursor(self, info: Info) -> str:
+        ctx = info.context
+        if ctx.job_events_cursor is None:
+            # A future shared by every project of the answer: one statement per operation.
+            ctx.job_events_cursor = asyncio.ensure_future(job_event_stream.current_cursor(ctx.db, ctx.uid))
+        return str((await ctx.job_events_cursor).encode())
 
 
 @relations("branches_of_project", by_id="branch")

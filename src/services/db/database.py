@@ -20,6 +20,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from services import request_context
 from services.config import Settings, load_settings
 from services.errors import BadUserInput, Conflict, DomainError, NotFound, ServiceUnavailable
 
@@ -56,6 +57,7 @@ def resolve_database_url(settings: Settings | None = None) -> str:
 
 
 _IN_UNIT_OF_WORK = "continuity.unit_of_work"
+_REQUEST = "continuity.request"
 
 # Serialization failures and deadlocks: the transaction lost a race, not the request's fault.
 RETRYABLE = frozenset({"40001", "40P01"})
@@ -94,6 +96,9 @@ class StatementCounter:
         if conn.info.get(_IN_UNIT_OF_WORK):
             with self._lock:
                 self.count += 1
+            stats = conn.info.get(_REQUEST)
+            if stats is not None:
+                stats.statements += 1
 
     def take(self) -> int:
         with self._lock:
@@ -180,6 +185,9 @@ class Database:
             max_overflow=max_overflow,
             pool_pre_ping=True,
             pool_recycle=1800,
+            # A failing statement's error (and so its log line) never shows its parameters:
+            # they hold users' text and ids (docs/operations.md, Logs).
+            hide_parameters=True,
         )
         self.statements = StatementCounter()
         event.listen(self.engine.sync_engine, "before_cursor_execute", self.statements)
@@ -200,6 +208,8 @@ class Database:
                     await conn.execution_options(isolation_level=isolation)
                 async with conn.begin():
                     conn.sync_connection.info[_IN_UNIT_OF_WORK] = True  # type: ignore[union-attr]
+                    # The request this unit of work is for, so its statements are counted for it.
+                    conn.sync_connection.info[_REQUEST] = request_context.current()  # type: ignore[union-attr]
                     try:
                         if user_id is not None and revision_kind is not None:
                             await conn.execute(_CLAIMS_AND_KIND, {"sub": str(user_id), "kind": revision_kind})
@@ -211,6 +221,7 @@ class Database:
                     finally:
                         with contextlib.suppress(Exception):  # an invalidated connection has no info
                             conn.sync_connection.info.pop(_IN_UNIT_OF_WORK, None)  # type: ignore[union-attr]
+                            conn.sync_connection.info.pop(_REQUEST, None)  # type: ignore[union-attr]
         except DomainError:
             raise
         except DBAPIError as error:

@@ -17,9 +17,11 @@ naming convention reproduces them; indexes carry the names the migrations give t
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     ForeignKeyConstraint,
+    Identity,
     Index,
     Integer,
     MetaData,
@@ -319,6 +321,9 @@ image_generation_jobs = Table(
     *_timestamps(),
     _timestamp("started_at", nullable=True),
     _timestamp("completed_at", nullable=True),
+    # 0008 operations: when a failed attempt is retried; when a cancel was asked for.
+    _timestamp("next_attempt_at", nullable=True),
+    _timestamp("cancel_requested_at", nullable=True),
     _fk(["project_id"], "projects", "CASCADE"),
     _fk(["branch_id", "project_id"], "branches", "CASCADE"),
     # A job outlives what it was made for: its links are cleared, the job stays.
@@ -375,4 +380,33 @@ Index(
     instance_revisions.c.project_asset_id,
     instance_revisions.c.created_at.desc(),
     instance_revisions.c.id.desc(),
+)
+
+
+# 0008 operations ---------------------------------------------------------------------------
+
+# One row per insert and status change of a job, at position (xid, seq) (docs/operations.md).
+image_job_events = Table(
+    "image_job_events",
+    metadata,
+    Column("xid", BigInteger, primary_key=True),
+    Column("seq", BigInteger, Identity(always=True), primary_key=True),
+    _uuid("project_id"),
+    _uuid("job_id"),
+    _text("status"),
+    _timestamp("at"),
+    _jsonb("state"),
+    ForeignKeyConstraint(["project_id"], ["projects.id"], ondelete="CASCADE"),
+    Index("image_job_events_job_idx", "job_id", "xid", "seq"),
+    Index("image_job_events_project_idx", "project_id", "xid", "seq"),
+    Index("image_job_events_at_idx", "at"),
+)
+
+# The position of the newest event retention removed (one row).
+image_job_event_horizon = Table(
+    "image_job_event_horizon",
+    metadata,
+    Column("singleton", Boolean, primary_key=True, server_default=text("true")),
+    Column("xid", BigInteger, nullable=False),
+    Column("seq", BigInteger, nullable=False),
 )
