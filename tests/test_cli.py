@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -72,7 +73,11 @@ def test_serve_demo_token_and_clean_shutdown(tmp_path: Path) -> None:
     demo = subprocess.run([sys.executable, "-m", "continuity", "demo"], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=120)
     assert demo.returncode == 0, demo.stderr
-    branch_id = next(line.split()[1] for line in demo.stdout.splitlines() if line.startswith("branch"))
+    # Only names and ids: a script can read them, and nothing else is printed on a normal run.
+    assert all(re.fullmatch(r"[a-z0-9 ]+ [0-9a-f-]{36}", line) for line in demo.stdout.splitlines()), demo.stdout
+    assert demo.stderr == "", demo.stderr
+    ids = {line.rsplit(" ", 1)[0].strip(): line.rsplit(" ", 1)[1] for line in demo.stdout.splitlines()}
+    branch_id = ids["branch"]
     assert not _postgres_running(data_dir), "the demo left the embedded database running"
 
     serve = subprocess.Popen([sys.executable, "-m", "continuity", "serve", "--port", str(port), "--no-worker"],
@@ -86,6 +91,24 @@ def test_serve_demo_token_and_clean_shutdown(tmp_path: Path) -> None:
         assert viewer["data"]["viewer"]["projects"] == [{"title": "The Lighthouse Keeper"}]
         scenes = _post(f"{base}/graphql", f'{{ branch(id: "{branch_id}") {{ scenes {{ sceneNumber }} }} }}')
         assert scenes["data"]["branch"]["scenes"] == [{"sceneNumber": 1}, {"sceneNumber": 2}, {"sceneNumber": 3}]
+        # The film shows what the README promises: images, prompts, a locked stage 9.
+        film = _post(f"{base}/graphql", f"""{{ scene(id: "{ids['scene 2']}") {{ stageLocks {{ stage status }}
+            assetInstances {{ imageKeyUrl }} shots {{ videoPrompt frameReferences {{ startFrameManifest }} }} }} }}""")
+        scene = film["data"]["scene"]
+        assert scene["stageLocks"] == [{"stage": 9, "status": "LOCKED"}]
+        assert all(i["imageKeyUrl"] for i in scene["assetInstances"]) and len(scene["assetInstances"]) == 4
+        assert scene["shots"][0]["frameReferences"]["startFrameManifest"].startswith("Image 1: Mara (character)")
+        assert "Tom enters the frame." in scene["shots"][0]["videoPrompt"]
+        # GraphiQL's first tab, as it opens, on the demo film.
+        from gql.graphiql import FILM_QUERY
+
+        tab = _post(f"{base}/graphql", FILM_QUERY)
+        assert "errors" not in tab, tab
+        [project] = tab["data"]["viewer"]["projects"]
+        assert project["title"] == "The Lighthouse Keeper" and len(project["activeBranch"]["scenes"]) == 3
+        image = scene["assetInstances"][0]["imageKeyUrl"].split("/media/", 1)[1]
+        with urllib.request.urlopen(f"{base}/media/{image}") as png:
+            assert png.read(8) == b"\x89PNG\r\n\x1a\n"
         # `token` signs with the secret generated once in the data directory, as serve does.
         other = "5b0c5cf3-0000-4000-8000-000000000042"
         token = subprocess.run([sys.executable, "-m", "continuity", "token", "--user", other], cwd=tmp_path,
@@ -96,10 +119,18 @@ def test_serve_demo_token_and_clean_shutdown(tmp_path: Path) -> None:
         with urllib.request.urlopen(urllib.request.Request(f"{base}/graphql", headers={"Accept": "text/html"})) as page:
             assert b"graphiql" in page.read().lower()
         assert _postgres_running(data_dir)
+        # A second server on the same port fails at once, announcing nothing and starting nothing.
+        second = subprocess.run([sys.executable, "-m", "continuity", "serve", "--port", str(port)], cwd=tmp_path,
+                                env=env, capture_output=True, text=True, timeout=60)
+        assert second.returncode != 0
+        assert second.stdout == "" and "Its token" not in second.stderr, second
+        assert f"cannot listen on 127.0.0.1:{port}" in second.stderr, second.stderr
+        assert "worker" not in second.stderr and "Traceback" not in second.stderr, second.stderr
     finally:
         serve.send_signal(signal.SIGTERM)
         output, _ = serve.communicate(timeout=60)
     assert serve.returncode == 0, output
+    assert "Warning" not in output, output  # e.g. platformdirs' XDG_RUNTIME_DIR, on every start
     assert not _postgres_running(data_dir), "SIGTERM left the embedded database running"
 
 

@@ -94,10 +94,32 @@ async def test_the_server_recovers_by_itself_after_a_database_restart(tmp_path: 
     finally:
         serve.send_signal(signal.SIGTERM)
         serve.communicate(timeout=60)
+        # The server started by pg_ctl above is nobody's: pgserver only stops the one it started.
+        _stop_database(data_dir)
+    assert _postgres_processes(data_dir) == [], "a database server outlived the test"
     assert down["SERVICE_UNAVAILABLE"] > 0, outcomes  # errors while it was down, with a code
     assert outcomes["ok"] > ok_before_recovery, outcomes  # and answers again, without a restart
     assert set(outcomes) <= {"ok", "SERVICE_UNAVAILABLE", "transport"}, outcomes
     assert outcomes["transport"] == 0, outcomes
+
+
+def _stop_database(data_dir: Path) -> None:
+    if (data_dir / "pg" / "postmaster.pid").exists():
+        try:
+            _pg_ctl(data_dir, "-m", "fast", "stop")
+        except Exception:  # already stopping: the check below still sees it
+            pass
+
+
+def _postgres_processes(data_dir: Path) -> list[int]:
+    import psutil
+
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        cmdline = process.info["cmdline"] or []
+        if any(str(data_dir / "pg") in part for part in cmdline):
+            found.append(process.pid)
+    return found
 
 
 def _socket_dir(data_dir: Path) -> str:

@@ -6,7 +6,9 @@ import argparse
 import asyncio
 import logging
 import signal
+import socket
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -36,17 +38,35 @@ def _database(settings: Settings, migrate: bool) -> str:
     return url
 
 
+def _listen(host: str, port: int) -> socket.socket:
+    """The server's listening socket, bound before anything is started or announced: a busy
+    port fails at once, with nothing printed that suggests a server is up."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+    except OSError as error:
+        sock.close()
+        raise SystemExit(f"continuity serve: cannot listen on {host}:{port}: {error.strerror}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from gql.app import create_app, server_options
     from services.auth import issue_token
 
+    sock = _listen(args.host, args.port)
+    port = sock.getsockname()[1]  # the one the system picked for --port 0
     settings = load_settings()
     _exit_on_signals()
     url = _database(settings, migrate=settings.embedded or args.migrate)
     dev_auth = settings.dev_auth(args.host)
-    public_url = settings.public_url or f"http://{args.host}:{args.port}"
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    public_url = settings.public_url or f"http://{host}:{port}"
     background = []
     if not args.no_worker:
         from continuity.background import image_worker
@@ -56,15 +76,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     background.insert(0, job_events)
     app = create_app(settings, url, public_url=public_url, dev_auth=dev_auth, background=background)
+    config = uvicorn.Config(
+        app, host=args.host, port=port, log_level=args.log_level, lifespan="on", **server_options(settings),
+    )
+    server = uvicorn.Server(config)
     print(f"Continuity on {public_url}/graphql (GraphiQL in a browser)", flush=True)
     if dev_auth:
         token = issue_token(settings, DEV_USER_ID, ttl_seconds=30 * 86400)
         print(f"Development mode: requests without a token act as {DEV_USER_ID}.", flush=True)
         print(f"Its token: {token}", flush=True)
-    uvicorn.run(
-        app, host=args.host, port=args.port, log_level=args.log_level, lifespan="on",
-        **server_options(settings),
-    )
+    server.run(sockets=[sock])
     return 0
 
 
@@ -112,8 +133,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     _exit_on_signals()
+    # Only the ids are printed (scripts read them): migration and image progress are not news here.
+    for noisy in ("alembic", "continuity.worker"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     url = _database(settings, migrate=settings.embedded)
-    for line in asyncio.run(load_demo(url, args.user)):
+    # The images' URLs are built on the address `serve` answers on by default.
+    public_url = settings.public_url or "http://127.0.0.1:8000"
+    for line in asyncio.run(load_demo(url, args.user, settings=settings, public_url=public_url)):
         print(line)
     return 0
 
@@ -154,6 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # pgserver asks platformdirs for a runtime directory; without XDG_RUNTIME_DIR (root, CI,
+    # containers) platformdirs warns on every command and falls back to a fine default.
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("pgserver").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)

@@ -1,16 +1,55 @@
-"""A small demo film to try in GraphiQL."""
+"""A small demo film to try in GraphiQL: three scenes of four assets, each instance with a
+generated image, every shot with its prompts, and scene 2's stage 9 locked (README, Try it in GraphiQL)."""
 
 from __future__ import annotations
 
-from services import assets, assignments, instances, projects, scenes, shot_frames
+import asyncio
+import uuid
+from typing import Any
+
+from services import assets, assignments, images, instances, projects, scenes, shot_frames, stages
 from services.assignments import AssignmentEntry
+from services.config import Settings
 from services.db.database import Database
+from services.image_providers import provider_from_settings
+from services.image_storage import storage_from_settings
+from services.image_worker import ImageWorker
 from services.instances import InstanceChanges
 from services.prompts import TemplatePromptWriter
 
+TERMINAL = {"completed", "failed"}
 
-async def load_demo(database_url: str, user_id: str) -> list[str]:
-    db = Database(database_url, pool_size=2, max_overflow=0)
+
+async def _generate_images(
+    db: Database, settings: Settings, public_url: str, user_id: str, instance_ids: list[uuid.UUID]
+) -> None:
+    """Queues an image per instance and runs a worker here until every job is done, so the
+    film has its images whether or not a server runs."""
+    jobs = [(await images.create_scene_asset_job(db, user_id, i))["id"] for i in instance_ids]
+    worker = ImageWorker(
+        db,
+        provider=provider_from_settings(settings.image_provider),
+        storage=storage_from_settings(settings.media_dir, public_url, settings.image_storage),
+        lease_seconds=settings.worker_lease_seconds,
+        poll_seconds=0.05,
+        concurrency=2,
+        timeout_seconds=settings.image_timeout_seconds,
+    )
+    await worker.start()
+    try:
+        async with asyncio.timeout(300):
+            while True:
+                rows = await images.viewer_jobs(db, user_id, jobs)
+                if all(str(r["status"]).lower() in TERMINAL for r in rows.values()):
+                    break
+                await asyncio.sleep(0.1)
+    finally:
+        await worker.stop()
+
+
+async def load_demo(database_url: str, user_id: str, *, settings: Settings, public_url: str) -> list[str]:
+    """Loads the film and returns the lines `continuity demo` prints: names and ids only."""
+    db = Database(database_url, pool_size=3, max_overflow=0)
     try:
         project = await projects.create_project(db, user_id, "The Lighthouse Keeper")
         branch_id = project["active_branch_id"]
@@ -28,6 +67,8 @@ async def load_demo(database_url: str, user_id: str) -> list[str]:
         await assets.lock_project_assets(db, user_id, branch_id, None)
         await assets.lock_visual_style(db, user_id, branch_id, "storm-noir")
         scene_rows = []
+        all_instances: list[uuid.UUID] = []
+        scene2_mara: dict[str, Any] = {}
         for number, slug, script, end in (
             (1, "storm-rising", "Mara climbs the tower as the storm rises.", "Mara is soaked."),
             (2, "the-rescue", "Mara pulls Tom from the surf.", "Tom is safe, Mara's coat is torn."),
@@ -48,10 +89,13 @@ async def load_demo(database_url: str, user_id: str) -> list[str]:
                 )
                 shots.append(shot)
             inherited = await instances.inherit_scene_assets(db, user_id, scene["id"])
+            all_instances += [i["id"] for i in inherited.instances]
             if number == 2:
-                mara = next(i for i in inherited.instances if i["effective_description"].startswith("A lighthouse"))
+                scene2_mara = next(
+                    i for i in inherited.instances if i["effective_description"].startswith("A lighthouse")
+                )
                 await instances.update_scene_asset_instance(
-                    db, user_id, mara["id"],
+                    db, user_id, scene2_mara["id"],
                     InstanceChanges(description_override="Mara, soaked, her oilskin coat torn at the sleeve",
                                     status_tags=["soaked", "torn_coat"], modification_reason="the rescue"),
                 )
@@ -65,19 +109,17 @@ async def load_demo(database_url: str, user_id: str) -> list[str]:
                     for shot in shots for i in inherited.instances
                 ]
                 await assignments.create_shot_asset_assignments(db, user_id, scene["id"], entries)
-                await shot_frames.generate_shot_prompts(db, user_id, scene["id"], TemplatePromptWriter())
+        await _generate_images(db, settings, public_url, user_id, all_instances)
+        # Prompts after the images: the manifests name the images the frames will use.
+        for scene in scene_rows:
+            await shot_frames.generate_shot_prompts(db, user_id, scene["id"], TemplatePromptWriter())
+        # Scene 2's frames are signed off: an edit that changes them outdates this lock.
+        await stages.set_scene_stage_status(db, user_id, scene_rows[1]["id"], 9, "locked")
     finally:
         await db.dispose()
-    lines = [
+    return [
         f"project   {project['id']}",
         f"branch    {branch_id}",
         *(f"scene {s['scene_number']}   {s['id']}" for s in scene_rows),
-        "",
-        "Try in GraphiQL:",
-        f'  {{ branch(id: "{branch_id}") {{ scenes {{ sceneNumber slug shots {{ shotLabel }}',
-        "      assetInstances { projectAsset { name } effectiveDescription statusTags",
-        "        chain { scene { sceneNumber } } } } } }",
-        "  Stage 9 of scene 2 (shot assignments, frame references, prompts): the Stage9 query of",
-        f"  the README (Shot asset assignments) with {{\"sceneId\": \"{scene_rows[1]['id']}\"}}",
+        f"mara 2    {scene2_mara['id']}",
     ]
-    return lines

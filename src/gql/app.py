@@ -11,11 +11,13 @@ from typing import Any
 import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
-from strawberry.asgi import GraphQL
+from starlette.websockets import WebSocketDisconnect
+from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.schema import BaseSchema
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
@@ -23,7 +25,9 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
 
+from gql import graphiql
 from gql.context import AppState, Context
+from gql.cors import Cors, cors_rule
 from gql.errors import LimitExceeded
 from gql.planner.executor import planner_enabled_by_env
 from gql.schema import create_schema
@@ -61,8 +65,22 @@ class SubscriptionCap(BaseGraphQLTransportWSHandler[Any, Any]):
         await super().handle_subscribe(message)
 
 
+class TextFrames(ASGIWebSocketAdapter):
+    """Every websocket message goes out as a text frame: graphql-transport-ws requires text, and
+    a browser hands a binary frame to the page as a Blob that graphql-ws and GraphiQL refuse."""
+
+    async def send_json(self, message: Any) -> None:
+        encoded = self.view.encode_json(message)
+        text = encoded.decode("utf-8") if isinstance(encoded, bytes) else encoded
+        try:
+            await self.ws.send_text(text)
+        except WebSocketDisconnect as exc:
+            raise WebSocketDisconnected from exc
+
+
 class ContinuityGraphQL(GraphQL):
     graphql_transport_ws_handler_class = SubscriptionCap
+    websocket_adapter_class = TextFrames
 
     def __init__(self, state: AppState, schema: BaseSchema | None = None, **kwargs: Any) -> None:
         settings = state.settings
@@ -72,6 +90,9 @@ class ContinuityGraphQL(GraphQL):
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
             connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout_seconds),
             max_subscriptions_per_connection=settings.ws_max_subscriptions,
+            # Tokens travel in connection_init, never in cookies, so no origin gains anything a
+            # page could not already do: pages on every origin may open a socket.
+            allowed_origins=("*",),
             **kwargs,
         )
         self.state = state
@@ -84,6 +105,9 @@ class ContinuityGraphQL(GraphQL):
         # HTTP follows the GraphQL-over-HTTP spec (gql/transport.py); websockets stay strawberry's.
         response = await self.http(Request(scope, receive))
         await response(scope, receive, send)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return HTMLResponse(graphiql.page(dev_auth=self.state.dev_auth))
 
     def encode_json(self, data: object) -> bytes:
         # orjson also writes a planner's completed subtree (orjson.Fragment) verbatim.
@@ -142,14 +166,17 @@ def create_app(
             return JSONResponse({"status": "ready"})
         return JSONResponse({"status": "database unreachable"}, status_code=503)
 
+    rule = cors_rule(settings.cors_origins, dev_auth)
+    media = StaticFiles(directory=settings.media_dir, check_dir=False)
     app = Starlette(
         routes=[
             # Every method reaches the view, which answers the unsupported ones with a coded 405.
-            Route("/graphql", graphql),
+            Route("/graphql", Cors(graphql, rule)),
             WebSocketRoute("/graphql", graphql),
+            Mount(graphiql.ASSETS_PATH, StaticFiles(directory=graphiql.assets_dir()), name="graphiql"),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
-            Mount("/media", StaticFiles(directory=settings.media_dir, check_dir=False), name="media"),
+            Mount("/media", Cors(media, rule), name="media"),
         ],
         lifespan=lifespan,
     )

@@ -1,4 +1,9 @@
-"""Omitted versus null in input objects (SPEC: only a few fields may be null)."""
+"""Omitted versus null in inputs (README, Explicit nulls).
+
+Frontends build inputs from forms and send `null` for an empty field. In a create input and
+for an optional argument `null` means the same as leaving the field out (`optional`). In an
+update input `null` clears a field that may be empty and is refused for one that must hold a
+value; update inputs keep the difference with `given` (or the services' OMITTED marker)."""
 
 from __future__ import annotations
 
@@ -6,21 +11,17 @@ from typing import Any, TypeVar
 
 import strawberry
 
-from services.errors import BadUserInput
-
 T = TypeVar("T")
 
 
-def optional(value: T | Any | None, field: str) -> T | None:
-    """An optional field that may be omitted but not null: omitted -> None, null -> BAD_USER_INPUT."""
+def optional(value: T | Any | None) -> T | None:
+    """A create input's field or an optional argument: omitted and null are both None."""
     if value is strawberry.UNSET:
         return None
-    if value is None:
-        raise BadUserInput(f"{field} must not be null")
     return value
 
 
 def given(changes: dict[str, Any], column: str, value: Any) -> None:
-    """Records a field only when the client sent it (null included)."""
+    """Records an update input's field only when the client sent it (null included)."""
     if value is not strawberry.UNSET:
         changes[column] = value

@@ -212,12 +212,14 @@ class QueryLimits:
                     maxAliases=limits.max_aliases,
                 )
             )
-        cost = measure.cost
-        if cost > limits.max_cost:
+        if measure.cost > limits.max_cost:
+            # Nested lists multiply: a deep document's cost passes any 64-bit integer, which
+            # JSON encoders refuse. Past the limit only "over it" matters.
+            cost = limits.max_cost + 1
             errors.append(
                 LimitExceeded(
-                    f"The query would cost {cost} (values in the response at typical list "
-                    f"sizes); at most {limits.max_cost} is allowed.",
+                    f"The query would cost more than {limits.max_cost} (values in the response "
+                    "at typical list sizes), the most allowed.",
                     "QUERY_TOO_COMPLEX",
                     cost=cost,
                     maxCost=limits.max_cost,

@@ -9,6 +9,7 @@ import strawberry
 from strawberry.extensions import SchemaExtension
 
 from gql.context import Context, Info
+from gql.inputs import optional
 from gql.types.image_job import ImageJob
 from services import images
 from services.errors import BadUserInput, DomainError
@@ -34,17 +35,18 @@ class Subscription:
     ) -> AsyncGenerator[ImageJob, None]:
         ctx = info.context
         uid = ctx.uid
-        given = [v for v in (project_id, job_id) if v is not strawberry.UNSET]
-        if len(given) != 1 or given[0] is None:
+        # An argument sent as null counts as left out (README, Explicit nulls).
+        project, job = optional(project_id), optional(job_id)
+        if (project is None) == (job is None):
             raise BadUserInput("imageJobUpdated takes exactly one of projectId and jobId")
         hub = ctx.app.events
         if hub is None:
             raise JobEventsUnavailable("this server process does not relay job updates")
-        if job_id is not strawberry.UNSET and job_id is not None:
-            rows = images.watch_job(ctx.db, uid, hub, job_id)
+        if job is not None:
+            rows = images.watch_job(ctx.db, uid, hub, job)
         else:
-            assert isinstance(project_id, uuid.UUID)
-            rows = images.watch_project(ctx.db, uid, hub, project_id)
+            assert project is not None
+            rows = images.watch_project(ctx.db, uid, hub, project)
         try:
             async for row in rows:
                 yield ImageJob.from_row(row)

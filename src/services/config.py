@@ -51,6 +51,8 @@ class Settings:
     worker_grace_seconds: float = 10.0
     # `package.module:factory` of the PromptWriter generateShotPrompts uses; None = the template.
     prompt_writer: str | None = None
+    # CONTINUITY_CORS_ORIGINS as given: exact origins separated by commas, or "*"; None: the default.
+    cors_origins: str | None = None
 
     @property
     def embedded(self) -> bool:
@@ -114,4 +116,5 @@ def load_settings() -> Settings:
         image_timeout_seconds=float(env.get("CONTINUITY_IMAGE_TIMEOUT_SECONDS", "300")),
         worker_grace_seconds=float(env.get("CONTINUITY_WORKER_GRACE_SECONDS", "10")),
         prompt_writer=env.get("CONTINUITY_PROMPT_WRITER") or None,
+        cors_origins=env.get("CONTINUITY_CORS_ORIGINS") or None,
     )

@@ -229,3 +229,61 @@ def test_the_fuzzer_reaches_every_mutation() -> None:
     # Every scalar an argument can have gets its own generator in _value_for; an unknown one
     # would silently be fuzzed with text only.
     assert "UUID" in scalars and scalars <= {"UUID", "Int", "Boolean", "DateTime", "String"}, scalars
+
+
+def _object_steps(parent: Any) -> list[tuple[str, graphql.GraphQLField]]:
+    """Fields leading to another object whose required arguments are all UUIDs (given as literals)."""
+    return [
+        (name, field) for name, field in sorted(parent.fields.items())
+        if isinstance(graphql.get_named_type(field.type), graphql.GraphQLObjectType)
+        and all(graphql.get_named_type(arg.type).name == "UUID"
+                for arg in field.args.values() if isinstance(arg.type, graphql.GraphQLNonNull))
+    ]
+
+
+def _endless_types() -> set[str]:
+    """Object types from which a path of object fields goes on forever (through a cycle)."""
+    live = {name for name, t in SCHEMA.type_map.items() if isinstance(t, graphql.GraphQLObjectType)}
+    while True:
+        keep = {name for name in live
+                if any(graphql.get_named_type(f.type).name in live for _, f in _object_steps(SCHEMA.type_map[name]))}
+        if keep == live:
+            return live
+        live = keep
+
+
+ENDLESS = _endless_types()
+
+
+def _object_fields(parent: Any) -> list[tuple[str, graphql.GraphQLField]]:
+    return [(n, f) for n, f in _object_steps(parent) if graphql.get_named_type(f.type).name in ENDLESS]
+
+
+@st.composite
+def _nested_documents(draw: Any, ids: list[str]) -> str:
+    """A query nested past the depth limit (16 to 60 levels) along a random path of object
+    fields, lists multiplying the cost level by level."""
+    levels = draw(st.integers(16, 60), label="levels")
+    parent: graphql.GraphQLObjectType = SCHEMA.query_type  # type: ignore[assignment]
+    opened: list[str] = []
+    for _ in range(levels):
+        name, field = draw(st.sampled_from(_object_fields(parent)))
+        required = [a for a, arg in field.args.items() if isinstance(arg.type, graphql.GraphQLNonNull)]
+        arguments = ", ".join(f'{a}: "{draw(st.sampled_from(ids))}"' for a in required)
+        opened.append(f"{name}({arguments})" if arguments else name)
+        parent = graphql.get_named_type(field.type)  # type: ignore[assignment]
+    return "{ " + " { ".join(opened) + " { __typename" + " }" * levels + " }"
+
+
+async def test_documents_nested_past_the_depth_limit_are_refused_with_a_code(targets: dict[str, Any]) -> None:
+    nested = _nested_documents(targets["ids"])
+    payloads = _drawn(lambda data: {"query": data.draw(nested, label="document")})
+    outcomes: Counter[str] = Counter()
+    for payload in payloads:
+        status, body = await _post(targets["alice"], payload)
+        _assert_no_internal_error(status, body, payload, outcomes)
+        assert "QUERY_TOO_DEEP" in {e["extensions"]["code"] for e in body["errors"]}, body
+        for error in body["errors"]:
+            # Plain JSON integers, whatever the cost model computed.
+            assert all(not isinstance(v, int) or abs(v) < 2**53 for v in error["extensions"].values()), error
+    assert outcomes["QUERY_TOO_DEEP"] == len(payloads) > 0, outcomes

@@ -171,8 +171,6 @@ async def test_manual_create_checks_time_branch_asset_and_duplicates(alice: Clie
     assert await alice.code(CREATE, {"i": {"sceneId": missing, "projectAssetId": unlocked}}) == "NOT_FOUND"
     assert await alice.code(CREATE, {"i": {"sceneId": film.scenes[2], "projectAssetId": unlocked,
                                             "inheritedFromInstanceId": missing}}) == "NOT_FOUND"
-    assert await alice.code(CREATE, {"i": {"sceneId": film.scenes[2], "projectAssetId": unlocked,
-                                            "carryForward": None}}) == "BAD_USER_INPUT"
 
 
 async def test_updates_track_only_real_changes_and_name_the_first(alice: Client) -> None:

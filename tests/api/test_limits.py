@@ -183,16 +183,32 @@ async def test_aliases_inside_a_fragment_count_at_every_spread(alice: Client, st
     assert extensions["aliases"] == 4 * 30 + 3
 
 
-async def test_a_query_over_the_cost_budget_is_refused_with_its_cost(
+async def test_a_query_over_the_cost_budget_is_refused_as_over_the_limit(
     alice: Client, statements: Any
 ) -> None:
     film = await new_film(alice)
-    extensions = await _refused(alice, statements, CHAIN_OF_CHAINS, "QUERY_TOO_COMPLEX", id=film.branch_id)
     # scenes 40 x (1 + instances 25 x (1 + chain 40 x (1 + chain 40 x (1 + id 1)))) + branch 1
-    assert extensions == {"code": "QUERY_TOO_COMPLEX", "cost": 3_241_041, "maxCost": 250_000}
+    assert limits().measure(parse(CHAIN_OF_CHAINS)).cost == 3_241_041
+    extensions = await _refused(alice, statements, CHAIN_OF_CHAINS, "QUERY_TOO_COMPLEX", id=film.branch_id)
+    assert extensions == {"code": "QUERY_TOO_COMPLEX", "cost": 250_001, "maxCost": 250_000}
     # The counter does see what an admitted query sends.
     await alice.data(CONTINUITY_PAGE, {"id": film.branch_id})
     assert statements.take() > 0
+
+
+async def test_a_40_level_query_is_refused_with_codes_and_plain_integers(alice: Client, statements: Any) -> None:
+    # Its cost (lists of lists, 40 deep) is far past 64 bits: the answer must still encode.
+    deep = "{ viewer { projects {" + " branches { scenes { branch { project {" * 10 + " id" + " } } } }" * 10 + " } } }"
+    assert limits().measure(parse(deep)).cost > 2**64
+    statements.take()
+    response = await alice.http.post("/graphql", json={"query": deep}, headers=alice.headers())
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert "data" not in body
+    assert {e["extensions"]["code"] for e in body["errors"]} == {"QUERY_TOO_DEEP", "QUERY_TOO_COMPLEX"}
+    complex_ = next(e for e in body["errors"] if e["extensions"]["code"] == "QUERY_TOO_COMPLEX")
+    assert complex_["extensions"] == {"code": "QUERY_TOO_COMPLEX", "cost": 250_001, "maxCost": 250_000}
+    assert statements.take() == 0
 
 
 async def test_a_document_over_the_token_limit_is_refused(alice: Client, statements: Any) -> None:
@@ -230,7 +246,8 @@ async def test_fragment_bombs_are_refused_without_expanding_them(alice: Client, 
         f"fragment F{i} on Query {{ ...F{i + 1} ...F{i + 1} }}" for i in range(40)
     ) + " fragment F40 on Query { __typename }"
     extensions = await _refused(alice, statements, bomb, "QUERY_TOO_COMPLEX")
-    assert extensions["cost"] == 2**40
+    # 2**40 by the model; reported as "over the limit" (the limit plus one).
+    assert extensions["cost"] == 250_001
     chain = "{ viewer { ...F0 } } " + " ".join(
         f"fragment F{i} on Viewer {{ ...F{i + 1} }}" for i in range(200)
     ) + " fragment F200 on Viewer { userId }"

@@ -132,9 +132,14 @@ async def gather(*aws: Awaitable[T]) -> list[T]:
 
 
 @contextlib.asynccontextmanager
-async def serving(database_url: str, background: list[Any]) -> AsyncIterator[Any]:
+async def serving(
+    database_url: str, background: list[Any], *, dev_auth: bool = False, **settings: Any
+) -> AsyncIterator[Any]:
     """A real server (uvicorn, in this process, on loopback) over the given database; yields
-    its app state (`.db`, `.events`, `.settings`; `.public_url` is its address)."""
+    its app state (`.db`, `.events`, `.settings`; `.public_url` is its address). `settings`
+    replace fields of the environment's settings."""
+    from dataclasses import replace
+
     import uvicorn
 
     from gql.app import create_app
@@ -142,7 +147,10 @@ async def serving(database_url: str, background: list[Any]) -> AsyncIterator[Any
 
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    app = create_app(load_settings(), database_url, public_url=base_url, dev_auth=False, background=background)
+    app = create_app(
+        replace(load_settings(), **settings), database_url, public_url=base_url, dev_auth=dev_auth,
+        background=background,
+    )
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     task = asyncio.create_task(server.serve())
     while not server.started:

@@ -67,7 +67,7 @@ class AssignmentMutation:
     ) -> ShotAssetAssignment:
         ctx = info.context
         uid = ctx.uid
-        expected = None if expected_updated_at is strawberry.UNSET else expected_updated_at
+        expected = optional(expected_updated_at)
         row = await casting.update_shot_asset_assignment(ctx.db, uid, id, _raw(presence_type), expected)
         return ShotAssetAssignment.from_row(row)
 
@@ -92,7 +92,7 @@ class AssignmentMutation:
             shot_id=input.shot_id,
             scene_asset_instance_id=input.scene_asset_instance_id,
             post_description=input.post_description,
-            post_image_key_url=optional(input.post_image_key_url, "postImageKeyUrl"),
+            post_image_key_url=optional(input.post_image_key_url),
         )
         return TransformationEvent.from_row(row)
 

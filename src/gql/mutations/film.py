@@ -42,11 +42,6 @@ class CreateShotInput:
     continues_from_previous: bool | None = strawberry.UNSET
 
 
-def absent(value: object) -> object:
-    """In a create input, null is the same as leaving the field out."""
-    return None if value is strawberry.UNSET else value
-
-
 @strawberry.input
 class CreateProjectAssetInput:
     branch_id: uuid.UUID
@@ -85,10 +80,10 @@ class FilmMutation:
             branch_id=input.branch_id,
             scene_number=input.scene_number,
             slug=input.slug,
-            script_excerpt=optional(input.script_excerpt, "scriptExcerpt"),
-            end_state_summary=optional(input.end_state_summary, "endStateSummary"),
-            story_day=absent(input.story_day),  # type: ignore[arg-type]
-            time_of_day=None if absent(input.time_of_day) is None else _value(input.time_of_day),
+            script_excerpt=optional(input.script_excerpt),
+            end_state_summary=optional(input.end_state_summary),
+            story_day=optional(input.story_day),
+            time_of_day=None if optional(input.time_of_day) is None else _value(input.time_of_day),
         )
         return Scene.from_row(row)
 
@@ -103,10 +98,10 @@ class FilmMutation:
             shot_label=input.shot_label,
             shot_order=input.shot_order,
             duration_seconds=input.duration_seconds,
-            setting=optional(input.setting, "setting"),
-            action=optional(input.action, "action"),
-            camera=optional(input.camera, "camera"),
-            continues_from_previous=bool(absent(input.continues_from_previous)),
+            setting=optional(input.setting),
+            action=optional(input.action),
+            camera=optional(input.camera),
+            continues_from_previous=bool(optional(input.continues_from_previous)),
         )
         return Shot.from_row(row)
 
@@ -114,7 +109,7 @@ class FilmMutation:
     async def create_project_asset(self, info: Info, input: CreateProjectAssetInput) -> ProjectAsset:
         ctx = info.context
         uid = ctx.uid
-        image = None if input.image_key_url is strawberry.UNSET else input.image_key_url
+        image = optional(input.image_key_url)
         row = await assets.create_project_asset(
             ctx.db,
             uid,
@@ -123,7 +118,7 @@ class FilmMutation:
             asset_type=_value(input.asset_type),
             description=input.description,
             image_key_url=image,
-            visual_style_capsule_id=optional(input.visual_style_capsule_id, "visualStyleCapsuleId"),
+            visual_style_capsule_id=optional(input.visual_style_capsule_id),
         )
         return ProjectAsset.from_row(row)
 
@@ -146,7 +141,7 @@ class FilmMutation:
         self, info: Info, branch_id: uuid.UUID, ids: list[uuid.UUID] | None = strawberry.UNSET
     ) -> list[ProjectAsset]:
         ctx = info.context
-        wanted = None if ids is strawberry.UNSET else ids
+        wanted = optional(ids)
         rows = await assets.lock_project_assets(ctx.db, ctx.uid, branch_id, wanted)
         return [ProjectAsset.from_row(r) for r in rows]
 

@@ -7,6 +7,7 @@ import uuid
 import strawberry
 
 from gql.context import Info
+from gql.inputs import optional
 from gql.types.image_job import ImageJob
 from services import images
 
@@ -23,6 +24,6 @@ class ImageMutation:
         self, info: Info, instance_id: uuid.UUID, idempotency_key: str | None = strawberry.UNSET
     ) -> ImageJob:
         ctx = info.context
-        key = None if idempotency_key is strawberry.UNSET else idempotency_key
+        key = optional(idempotency_key)
         row = await images.create_scene_asset_job(ctx.db, ctx.uid, instance_id, key)
         return ImageJob.from_row(row)

@@ -60,19 +60,17 @@ class InstanceMutation:
     ) -> SceneAssetInstance:
         ctx = info.context
         uid = ctx.uid
-        override = None if input.description_override is strawberry.UNSET else input.description_override
-        carry = optional(input.carry_forward, "carryForward")
+        override = optional(input.description_override)
+        carry = optional(input.carry_forward)
         row = await instances.create_scene_asset_instance(
             ctx.db,
             uid,
             scene_id=input.scene_id,
             project_asset_id=input.project_asset_id,
             description_override=override,
-            status_tags=optional(input.status_tags, "statusTags"),
+            status_tags=optional(input.status_tags),
             carry_forward=True if carry is None else carry,
-            inherited_from_instance_id=optional(
-                input.inherited_from_instance_id, "inheritedFromInstanceId"
-            ),
+            inherited_from_instance_id=optional(input.inherited_from_instance_id),
         )
         return SceneAssetInstance.from_row(row)
 
@@ -95,7 +93,7 @@ class InstanceMutation:
             carry_forward=_sent(input.carry_forward),
             modification_reason=_sent(input.modification_reason),
         )
-        expected = None if expected_modification_count is strawberry.UNSET else expected_modification_count
+        expected = optional(expected_modification_count)
         row = await instances.update_scene_asset_instance(ctx.db, uid, id, changes, expected)
         return SceneAssetInstance.from_row(row)
 
