@@ -75,17 +75,25 @@ async def _instance_input(s: Scene1) -> dict[str, Any]:
     return {"sceneId": s.film.scenes[1], "projectAssetId": await s.new_asset()}
 
 
+async def _added_asset_input(s: Scene1) -> dict[str, Any]:
+    return {"sceneId": s.film.scenes[1], "projectAssetId": await s.new_asset(lock=False)}
+
+
 async def _event_input(s: Scene1) -> dict[str, Any]:
     return {"shotId": await s.shot(), "sceneAssetInstanceId": s.instances["Mara"], "postDescription": "Soaked"}
 
 
 CREATES: dict[str, tuple[str, Build, list[str]]] = {
     "CreateSceneInput": (
-        "mutation($i: CreateSceneInput!) { createScene(input: $i) { scriptExcerpt endStateSummary status } }",
-        _scene_input, ["scriptExcerpt", "endStateSummary"]),
+        "mutation($i: CreateSceneInput!) { createScene(input: $i) { scriptExcerpt endStateSummary status storyDay timeOfDay } }",
+        _scene_input, ["scriptExcerpt", "endStateSummary", "storyDay", "timeOfDay"]),
     "CreateShotInput": (
-        "mutation($i: CreateShotInput!) { createShot(input: $i) { setting action camera framePrompt } }",
-        _shot_input, ["setting", "action", "camera"]),
+        "mutation($i: CreateShotInput!) { createShot(input: $i) { setting action camera framePrompt continuesFromPrevious } }",
+        _shot_input, ["setting", "action", "camera", "continuesFromPrevious"]),
+    "AddAssetToSceneInput": (
+        "mutation($i: AddAssetToSceneInput!) { addAssetToScene(input: $i) "
+        "{ descriptionOverride statusTags carryForward effectiveDescription inheritedFrom { id } shotAssignments { id } } }",
+        _added_asset_input, ["inheritFrom", "descriptionOverride", "statusTags"]),
     "CreateProjectAssetInput": (
         "mutation($i: CreateProjectAssetInput!) { createProjectAsset(input: $i) "
         "{ imageKeyUrl visualStyleCapsuleId locked version } }",
@@ -232,7 +240,21 @@ OPTIONAL_ARGUMENTS = {
     "Mutation.updateSceneAssetInstance.expectedModificationCount", "Mutation.updateShotAssetAssignment.expectedUpdatedAt",
     "Subscription.imageJobUpdated.projectId", "Subscription.imageJobUpdated.jobId",
     "Subscription.imageJobEvents.projectId", "Subscription.imageJobEvents.jobId", "Subscription.imageJobEvents.after",
+    "Mutation.updateScene.expectedUpdatedAt", "Mutation.updateShot.expectedUpdatedAt",
 }
+
+
+@pytest.mark.parametrize("kind", ["Scene", "Shot"])
+async def test_update_scene_or_shot_with_expected_updated_at_null_checks_nothing(scene1: Scene1, kind: str) -> None:
+    target = scene1.film.scenes[1] if kind == "Scene" else await _the_shot(scene1)
+    field, values = ("slug", ["a", "b"]) if kind == "Scene" else ("action", ["a", "b"])
+    for value in values:
+        data = await scene1.client.data(
+            f"mutation($i: UUID!, $in: Update{kind}Input!, $e: DateTime) "
+            f"{{ update{kind}(id: $i, input: $in, expectedUpdatedAt: $e) {{ {field} }} }}",
+            {"i": target, "in": {field: value}, "e": None},
+        )
+        assert data[f"update{kind}"][field] == value
 
 
 # --- update inputs: null clears, or is refused naming the field --------------------------------
@@ -265,18 +287,74 @@ async def _update_instance(s: Scene1, field: str, value: Any) -> dict[str, Any]:
     )
 
 
+SCENE = "query($i: UUID!) { scene(id: $i) { slug scriptExcerpt endStateSummary storyDay timeOfDay } }"
+SHOT = "query($i: UUID!) { shot(id: $i) { shotLabel durationSeconds setting action camera continuesFromPrevious } }"
+
+
+async def _scene_state(s: Scene1) -> dict[str, Any]:
+    return (await s.client.data(SCENE, {"i": s.film.scenes[1]}))["scene"]
+
+
+async def _update_scene(s: Scene1, field: str, value: Any) -> dict[str, Any]:
+    return await s.client.post(
+        "mutation($i: UUID!, $in: UpdateSceneInput!) { updateScene(id: $i, input: $in) { id } }",
+        {"i": s.film.scenes[1], "in": {field: value}},
+    )
+
+
+async def _the_shot(s: Scene1) -> str:
+    """One shot per test, made on first use."""
+    if "U" not in s.film.shots:
+        await s.film.shot(1, "U", 99, setting="Pier", action="Waves", camera="Wide")
+    return s.film.shots["U"]
+
+
+async def _shot_state(s: Scene1) -> dict[str, Any]:
+    return (await s.client.data(SHOT, {"i": await _the_shot(s)}))["shot"]
+
+
+async def _update_shot(s: Scene1, field: str, value: Any) -> dict[str, Any]:
+    return await s.client.post(
+        "mutation($i: UUID!, $in: UpdateShotInput!) { updateShot(id: $i, input: $in) { id } }",
+        {"i": await _the_shot(s), "in": {field: value}},
+    )
+
+
+async def _project_state(s: Scene1) -> dict[str, Any]:
+    return (await s.client.data("query($i: UUID!) { project(id: $i) { title } }", {"i": s.film.project_id}))["project"]
+
+
+async def _update_project(s: Scene1, field: str, value: Any) -> dict[str, Any]:
+    return await s.client.post(
+        "mutation($i: UUID!, $in: UpdateProjectInput!) { updateProject(id: $i, input: $in) { id } }",
+        {"i": s.film.project_id, "in": {field: value}},
+    )
+
+
 # (input type, field) -> (state reader, update, a value to set first, the state's key, the cleared value)
 UPDATES: dict[tuple[str, str], tuple[Any, Any, Any, str, Any]] = {
     ("UpdateProjectAssetInput", "imageKeyUrl"): (_asset_state, _update_asset, "https://img.example/a.png", "imageKeyUrl", None),
     ("UpdateSceneAssetInstanceInput", "descriptionOverride"): (_instance_state, _update_instance, "Soaked", "descriptionOverride", None),
     ("UpdateSceneAssetInstanceInput", "imageKeyUrl"): (_instance_state, _update_instance, "https://img.example/i.png", "imageKeyUrl", None),
     ("UpdateSceneAssetInstanceInput", "modificationReason"): (_instance_state, _update_instance, "the storm", "modificationReason", None),
+    ("UpdateSceneInput", "scriptExcerpt"): (_scene_state, _update_scene, "EXT. PIER", "scriptExcerpt", ""),
+    ("UpdateSceneInput", "endStateSummary"): (_scene_state, _update_scene, "Wet", "endStateSummary", None),
+    ("UpdateSceneInput", "storyDay"): (_scene_state, _update_scene, 4, "storyDay", None),
+    ("UpdateSceneInput", "timeOfDay"): (_scene_state, _update_scene, "NIGHT", "timeOfDay", None),
+    ("UpdateShotInput", "setting"): (_shot_state, _update_shot, "Harbour", "setting", None),
+    ("UpdateShotInput", "action"): (_shot_state, _update_shot, "She runs", "action", None),
+    ("UpdateShotInput", "camera"): (_shot_state, _update_shot, "Close", "camera", None),
 }
 REQUIRED_ON_UPDATE: dict[tuple[str, str], tuple[Any, Any]] = {
     ("UpdateProjectAssetInput", "name"): (_asset_state, _update_asset),
     ("UpdateProjectAssetInput", "description"): (_asset_state, _update_asset),
     ("UpdateSceneAssetInstanceInput", "statusTags"): (_instance_state, _update_instance),
     ("UpdateSceneAssetInstanceInput", "carryForward"): (_instance_state, _update_instance),
+    ("UpdateProjectInput", "title"): (_project_state, _update_project),
+    ("UpdateSceneInput", "slug"): (_scene_state, _update_scene),
+    ("UpdateShotInput", "shotLabel"): (_shot_state, _update_shot),
+    ("UpdateShotInput", "durationSeconds"): (_shot_state, _update_shot),
+    ("UpdateShotInput", "continuesFromPrevious"): (_shot_state, _update_shot),
 }
 
 

@@ -42,11 +42,6 @@ class CreateShotInput:
     continues_from_previous: bool | None = strawberry.UNSET
 
 
-def absent(value: object) -> object:
-    """In a create input, null is the same as leaving the field out."""
-    return None if value is strawberry.UNSET else value
-
-
 @strawberry.input
 class CreateProjectAssetInput:
     branch_id: uuid.UUID
@@ -87,8 +82,8 @@ class FilmMutation:
             slug=input.slug,
             script_excerpt=optional(input.script_excerpt),
             end_state_summary=optional(input.end_state_summary),
-            story_day=absent(input.story_day),  # type: ignore[arg-type]
-            time_of_day=None if absent(input.time_of_day) is None else _value(input.time_of_day),
+            story_day=optional(input.story_day),
+            time_of_day=None if optional(input.time_of_day) is None else _value(input.time_of_day),
         )
         return Scene.from_row(row)
 
@@ -106,7 +101,7 @@ class FilmMutation:
             setting=optional(input.setting),
             action=optional(input.action),
             camera=optional(input.camera),
-            continues_from_previous=bool(absent(input.continues_from_previous)),
+            continues_from_previous=bool(optional(input.continues_from_previous)),
         )
         return Shot.from_row(row)
 
