@@ -75,9 +75,26 @@ _SCENES = text(
     """
 )
 
-# The revisions of the source instances are copied before the instances themselves (whose
-# inserts then record one FORKED revision each), so this kind is set first.
-_FORKED_KIND = text("select set_config('continuity.revision_kind', 'forked', true)")
+# The revisions of the source instances are copied before the instances themselves, whose
+# inserts then record one FORKED revision each, numbered after the copies (docs/revisions.md).
+# `authenticated` may not insert revisions: the database's own copy function does, after
+# checking that the fork is the viewer's.
+_REVISIONS = text(
+    """
+    select continuity_copy_instance_revisions(
+               :dst,
+               coalesce(array_agg(i.id order by i.id), '{}'),
+               coalesce(array_agg(mi.new_id order by i.id), '{}'),
+               coalesce(array_agg(ms.new_id order by i.id), '{}'),
+               coalesce(array_agg(ma.new_id order by i.id), '{}'))
+          , set_config('continuity.revision_kind', 'forked', true)
+      from scene_asset_instances i
+      join fork_ids mi on mi.old_id = i.id
+      join fork_ids ms on ms.old_id = i.scene_id
+      join fork_ids ma on ma.old_id = i.project_asset_id
+     where i.branch_id = :src
+    """
+)
 
 # Every column, modification tracking and link time included.
 _INSTANCES = text(
@@ -86,11 +103,11 @@ _INSTANCES = text(
         id, project_id, branch_id, scene_id, project_asset_id, description_override, image_key_url,
         status_tags, carry_forward, inherited_from_instance_id, effective_description, base_version,
         base_description, base_image_key_url, image_is_own, modification_count, last_modified_field,
-        modification_reason, created_at, updated_at, linked_at)
+        modification_reason, edited, created_at, updated_at, linked_at)
     select mi.new_id, i.project_id, :dst, ms.new_id, ma.new_id, i.description_override, i.image_key_url,
            i.status_tags, i.carry_forward, mp.new_id, i.effective_description, i.base_version,
            i.base_description, i.base_image_key_url, i.image_is_own, i.modification_count,
-           i.last_modified_field, i.modification_reason, i.created_at, i.updated_at, i.linked_at
+           i.last_modified_field, i.modification_reason, i.edited, i.created_at, i.updated_at, i.linked_at
       from scene_asset_instances i
       join fork_ids mi on mi.old_id = i.id
       join fork_ids ms on ms.old_id = i.scene_id
@@ -175,7 +192,7 @@ async def fork_branch(db: Database, uid: str, branch_id: uuid.UUID, name: str) -
         await conn.execute(_MAP_IDS, params)
         for statement in (_ASSETS, _STAGES, _SCENES):
             await conn.execute(statement, params)
-        await conn.execute(_FORKED_KIND)
+        await conn.execute(_REVISIONS, params)
         for statement in (_INSTANCES, _SHOTS, _ASSIGNMENTS, _EVENTS):
             await conn.execute(statement, params)
         return branch

@@ -674,3 +674,28 @@ async def test_an_uncounted_change_of_the_state_records_no_stale_reason(alice: C
     assert (seen["modificationCount"], seen["modificationReason"], seen["edited"]) == (1, "fell", True)
     newest = seen["revisions"][0]
     assert (newest["kind"], newest["changedFields"], newest["reason"]) == ("UPDATED", ["image_is_own"], None)
+
+
+FORK_SCENES = """
+mutation($b: UUID!, $n: String!) {
+  forkBranch(branchId: $b, name: $n) { scenes { sceneNumber assetInstances { id projectAsset { name } } } }
+}
+"""
+
+
+async def test_forkbranch_copies_each_instance_history_then_records_one_forked_revision(alice: Client) -> None:
+    film = await three_scene_film(alice)
+    mara = next(i for i in (await inherit(alice, film.scenes[1]))["instances"] if i["projectAsset"]["name"] == "Mara")
+    await alice.data(UPDATE, {"id": mara["id"], "i": {"statusTags": ["muddy"], "modificationReason": "fell"}})
+    fork = (await alice.data(FORK_SCENES, {"b": film.branch_id, "n": "Alt"}))["forkBranch"]
+    copy = next(i for i in fork["scenes"][0]["assetInstances"] if i["projectAsset"]["name"] == "Mara")
+    seen = await history(alice, copy["id"])
+    original = await history(alice, mara["id"])
+    assert seen["edited"] is original["edited"] is True
+    assert [(r["number"], r["kind"], r["reason"]) for r in seen["revisions"]] == [
+        (3, "FORKED", None), (2, "UPDATED", "fell"), (1, "BOOTSTRAPPED", None)]
+    assert seen["revisions"][0]["before"] == seen["revisions"][0]["after"]
+    assert {r["sceneAssetInstanceId"] for r in seen["revisions"]} == {copy["id"]}
+    assert [r["createdAt"] for r in seen["revisions"][1:]] == [r["createdAt"] for r in original["revisions"]]
+    # The source's history is untouched by the fork.
+    assert [r["kind"] for r in original["revisions"]] == ["UPDATED", "BOOTSTRAPPED"]
