@@ -4,7 +4,7 @@ and prints ours / floor / peer with their ratios, as a table and as JSON.
 
     .venv/bin/python bench/run.py [--scale N] [--duration S] [--connections C]
 
-See the README (Benchmark and query planner).
+See docs/benchmark.md; dated results in bench/RESULTS.md.
 """
 
 from __future__ import annotations

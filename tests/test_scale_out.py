@@ -1,4 +1,4 @@
-"""The scale-out recipe of the README (Scale-out), run for real: two `continuity serve --no-worker`
+"""The scale-out recipe of docs/scale-out.md, run for real: two `continuity serve --no-worker`
 processes and one `continuity worker` on one fresh PostgreSQL database, with an explicit JWT
 secret and a shared media directory. A subscriber on server 1 sees a job created through
 server 2 and rendered by the worker to its end, then fetches the image from server 1."""
@@ -163,7 +163,7 @@ async def test_two_servers_and_a_worker_share_one_database(cluster: Cluster) -> 
         read = await alice.data(
             "query($id: UUID!) { imageJob(id: $id) { status imageUrl } }", {"id": job["id"]})
         assert read["imageJob"] == {"status": "COMPLETED", "imageUrl": image_url}
-    # Connections held against the formula of the README (Scale-out).
+    # Connections held against the formula of docs/scale-out.md (Connections).
     ceiling = 2 * (POOL + OVERFLOW + 1) + (CONCURRENCY + 2 + 2 + 1)
     assert await _connections(cluster.database_url) <= ceiling
 

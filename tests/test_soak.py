@@ -1,5 +1,5 @@
 """A short run of the soak script (bench/soak.py) against the test server: the script works,
-and a few seconds of its mixed workload break no invariant. Longer runs: the README (Scale-out)."""
+and a few seconds of its mixed workload break no invariant. Longer runs: docs/scale-out.md (Soak test)."""
 
 from __future__ import annotations
 

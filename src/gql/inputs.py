@@ -1,4 +1,4 @@
-"""Omitted versus null in inputs (README, Explicit nulls).
+"""Omitted versus null in inputs (docs/errors.md, Explicit nulls).
 
 Frontends build inputs from forms and send `null` for an empty field. In a create input and
 for an optional argument `null` means the same as leaving the field out (`optional`). In an

@@ -1,4 +1,4 @@
-"""UUID and DateTime as SPEC.md wants them: malformed input is BAD_USER_INPUT, DateTimes are
+"""UUID and DateTime as docs/errors.md describes them: malformed input is BAD_USER_INPUT, DateTimes are
 ISO 8601 in UTC with microseconds."""
 
 from __future__ import annotations

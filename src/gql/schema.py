@@ -49,7 +49,7 @@ def create_schema(settings: Settings | None = None) -> ContinuitySchema:
     extensions: list[Any] = [
         ErrorCodes,
         OperationLoaders,
-        # Depth, aliases, cost, tokens, operations, duplicates (README, Limits); it also caches
+        # Depth, aliases, cost, tokens, operations, duplicates (docs/limits.md); it also caches
         # validation, in place of strawberry's ValidationCache.
         lambda: Limits(verdicts),
         lambda: ParserCache(maxsize=256),

@@ -36,7 +36,7 @@ class Subscription:
     ) -> AsyncGenerator[ImageJob, None]:
         ctx = info.context
         uid = ctx.uid
-        # An argument sent as null counts as left out (README, Explicit nulls).
+        # An argument sent as null counts as left out (docs/errors.md, Explicit nulls).
         project, job = optional(project_id), optional(job_id)
         if (project is None) == (job is None):
             raise BadUserInput("imageJobUpdated takes exactly one of projectId and jobId")

@@ -11,7 +11,7 @@
   `application/json`, 400 in `application/graphql-response+json`. Field errors are 200.
 - The body is read as it streams in and refused with 413 once it passes the limit (at once
   when Content-Length already says so): an oversized body is never held whole.
-Every refusal carries a GraphQL error with `extensions.code` (README, Limits).
+Every refusal carries a GraphQL error with `extensions.code` (docs/limits.md).
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 events; and the per-scene read frame references are computed from.
 
 Every operation is one unit of work with a constant number of statements, whatever the number
-of shots, assets or entries. Invalidation follows SPEC.md: a scene's locked stages 9-12 become
-outdated only when something its frames or prompts read really changes.
+of shots, assets or entries. Invalidation follows docs/casting.md (What outdates stages 9-12):
+a scene's locked stages 9-12 become outdated only when something its frames or prompts read
+really changes.
 """
 
 from __future__ import annotations
@@ -214,7 +215,7 @@ async def _lock_scene_of(conn: AsyncConnection, uid: str, assignment_id: uuid.UU
 
 
 def _first_offence(scene_id: uuid.UUID, entries: Sequence[AssignmentEntry], found: Sequence[Any]) -> Exception | None:
-    """The error SPEC.md's precedence picks: NOT_FOUND, then relations (BAD_USER_INPUT), then
+    """The error the precedence of docs/errors.md picks: NOT_FOUND, then relations (BAD_USER_INPUT), then
     CONFLICT; within a class, the first offending entry."""
     for n, (entry, row) in enumerate(zip(entries, found, strict=True)):
         if row["shot_id"] is None:
@@ -320,9 +321,9 @@ async def delete_shot_asset_assignment(db: Database, uid: str, assignment_id: uu
 async def auto_populate_shot_assignments(db: Database, uid: str, scene_id: uuid.UUID) -> AutoPopulation:
     """A THROUGHOUT assignment for every (shot, instance) pair of the scene that has none.
 
-    SPEC: it outdates frames only when the scene already had assignments and it created more
-    (a first population reproduces the legacy behaviour). Read literally, an initialised scene
-    whose assignments were all deleted is not outdated either.
+    It outdates frames only when the scene already had assignments and it created more (a first
+    population reproduces the legacy behaviour; docs/casting.md, What outdates stages 9-12). By
+    that rule an initialised scene whose assignments were all deleted is not outdated either.
     """
     async with db.transaction(uid) as conn:
         await _locked_scene(conn, uid, scene_id)

@@ -1,6 +1,5 @@
 """Frame references of a shot: which scene assets are in its start and end frames, the numbered
-image manifests, and the presence directions of its video prompt (SPEC.md "Frame references,
-prompts, frames").
+image manifests, and the presence directions of its video prompt (docs/casting.md).
 
 Pure functions over plain values: no database, no GraphQL. The reads that feed them live in
 `services.assignments` (one batch per scene), and prompts are written from their results.

@@ -2,7 +2,7 @@
 
 The default renders a real PNG of the requested size locally (the asset's name, the prompt,
 a colour derived from the prompt), so the whole flow works offline. A hosted model plugs in
-through `CONTINUITY_IMAGE_PROVIDER=module:factory` (README: Image jobs).
+through `CONTINUITY_IMAGE_PROVIDER=module:factory` (docs/images.md).
 """
 
 from __future__ import annotations

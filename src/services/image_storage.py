@@ -1,7 +1,7 @@
 """Where generated images go, and the URL a browser fetches them from.
 
 The default keeps them under `CONTINUITY_MEDIA_DIR`, which the app serves at `/media/`;
-an object store plugs in through `CONTINUITY_IMAGE_STORAGE=module:factory` (README: Image jobs).
+an object store plugs in through `CONTINUITY_IMAGE_STORAGE=module:factory` (docs/images.md).
 """
 
 from __future__ import annotations

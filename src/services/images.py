@@ -35,7 +35,7 @@ SCENE_ASSET_SIZES: dict[str, tuple[int, int]] = {
     "prop": (512, 512),
 }
 TERMINAL = ("completed", "failed", "cancelled")
-# A failed attempt waits at most this long before the next (README: Image jobs).
+# A failed attempt waits at most this long before the next (docs/operations.md, Retries).
 MAX_BACKOFF_SECONDS = 300
 ERROR_MAX = 2000
 
@@ -275,7 +275,7 @@ async def cancel_job(db: Database, uid: str, job_id: uuid.UUID) -> Any:
 
 def backoff_sql(attempts: str) -> str:
     """When the next attempt is due after attempt number `attempts` failed: base x 2^(n-1)
-    x (1 + U), U uniform in [0, 0.2], at most MAX_BACKOFF_SECONDS (README: Image jobs)."""
+    x (1 + U), U uniform in [0, 0.2], at most MAX_BACKOFF_SECONDS (docs/operations.md, Retries)."""
     return (
         "clock_timestamp() + make_interval(secs => least("
         f"{MAX_BACKOFF_SECONDS}, :base * power(2, greatest({attempts}, 1) - 1) * (1 + random() * 0.2)))"

@@ -2,7 +2,7 @@
 
 The default writer is a deterministic template that needs no network. Another writer (an LLM,
 say) plugs in through `CONTINUITY_PROMPT_WRITER=package.module:factory`, or by setting
-`AppState.prompt_writer` when embedding the app; see the README (Shot asset assignments).
+`AppState.prompt_writer` when embedding the app; see docs/casting.md (Prompts).
 """
 
 from __future__ import annotations

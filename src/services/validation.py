@@ -1,4 +1,4 @@
-"""Input rules of SPEC.md ("Input limits"), as plain functions that name the field at fault."""
+"""Input rules (docs/errors.md, BAD_USER_INPUT), as plain functions that name the field at fault."""
 
 from __future__ import annotations
 

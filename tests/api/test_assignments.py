@@ -1,4 +1,4 @@
-"""Shot asset assignments over the API: SPEC.md "Shot asset assignments"."""
+"""Shot asset assignments over the API: docs/casting.md."""
 
 from __future__ import annotations
 
@@ -487,7 +487,7 @@ async def test_concurrent_auto_populates_create_each_pair_once(alice: Client) ->
 
 
 async def test_auto_populating_an_emptied_scene_follows_spec_and_keeps_frames(alice: Client) -> None:
-    """SPEC: auto-populate outdates only when the scene already had assignments. This scene had
+    """docs/casting.md (What outdates stages 9-12): auto-populate outdates only when the scene already had assignments. This scene had
     none left (though it left the legacy fallback), so nothing is outdated."""
     cast = await cast_film(alice)
     [made] = await create(cast, entry(cast, "1A", "Mara"))

@@ -1,4 +1,4 @@
-"""Explicit nulls, table by table (README, Explicit nulls): frontends build inputs from forms
+"""Explicit nulls, table by table (docs/errors.md, Explicit nulls): frontends build inputs from forms
 and send `null` for an empty field.
 
 - In a create input, and for an optional argument, `null` answers exactly as leaving the

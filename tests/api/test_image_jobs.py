@@ -1,5 +1,5 @@
 """Image jobs over the API and over websockets, with the server's in-process worker:
-SPEC.md "Image jobs and subscriptions"."""
+docs/images.md."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Scene asset instances over the API: SPEC.md "Scene asset instances"."""
+"""Scene asset instances over the API: docs/instances.md."""
 
 from __future__ import annotations
 

@@ -96,7 +96,7 @@ def nested(levels: int) -> str:
 def test_the_benchmark_pages_fit_the_default_limits(page: str, cost: int) -> None:
     checker = limits()
     assert checker.check(parse(page)) == []
-    # The figures README, Limits gives: the continuity page uses two thirds of the budget.
+    # The figures docs/limits.md gives: the continuity page uses two thirds of the budget.
     assert checker.measure(parse(page)).cost == cost
     assert cost < checker.limits.max_cost
 

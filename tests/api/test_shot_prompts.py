@@ -1,5 +1,5 @@
 """Prompts, stored reference orders and frame jobs over the API, and the statement bounds of a
-whole scene: SPEC.md "Frame references, prompts, frames"."""
+whole scene: docs/casting.md."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ referenceImages {{ {IMAGE_FIELDS} }} storagePath imageUrl error idempotencyKey c
 """
 FRAMES_JOBS = f"mutation($id: UUID!) {{ generateShotFrames(shotId: $id) {{ {JOB_FIELDS} }} }}"
 
-# The page Stage 9 shows, as the README (Shot asset assignments) gives it.
+# The page Stage 9 shows, as docs/casting.md (A Stage 9 page query) gives it.
 STAGE_9 = """
 query Stage9($sceneId: UUID!) {
   scene(id: $sceneId) {

@@ -1,5 +1,5 @@
-"""Frame references and template prompts as pure functions: SPEC.md "Frame references, prompts,
-frames", one table per rule."""
+"""Frame references and template prompts as pure functions (docs/casting.md), one
+table per rule."""
 
 from __future__ import annotations
 

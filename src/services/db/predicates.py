@@ -3,8 +3,8 @@ the walk up an instance's chain, and the types of the parameters the queries bin
 
 The loaders (`services.batches`), the services and the query planner (`gql.planner.catalog`)
 all build their SQL from these, so they cannot drift apart: the planner orders exactly as the
-loaders because both say `asset_order(...)`. The README's "Shot asset assignments" and "Scene
-asset instances" sections describe the orders; the row-level security policies
+loaders because both say `asset_order(...)`. docs/casting.md and docs/instances.md describe
+the orders; the row-level security policies
 (`services.db.ddl`) use the same ownership predicate with the session's user.
 """
 
