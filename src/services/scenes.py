@@ -220,6 +220,23 @@ async def _update_row(conn: AsyncConnection, table: str, ident: uuid.UUID, value
     return (await conn.execute(sql, {"id": ident, **values})).mappings().one()
 
 
+async def _edit(
+    conn: AsyncConnection, kind: str, table: str, locking: Any, uid: str, ident: uuid.UUID,
+    given: dict[str, Any], expected: datetime | None,
+) -> tuple[Any, dict[str, Any]]:
+    """The row after an update of the given columns and the columns that really changed: an
+    update that changes nothing writes nothing (so updatedAt stays), a stale expectation is
+    CONFLICT."""
+    current = (await conn.execute(locking, {"id": ident, "uid": uid})).mappings().first()
+    if current is None:
+        raise not_found(kind, ident)
+    _stale(kind, current, expected)
+    differing = _differing(current, given)
+    if not differing:
+        return current, differing
+    return await _update_row(conn, table, ident, differing), differing
+
+
 SCENE_COLUMNS = frozenset({"slug", "script_excerpt", "end_state_summary", "story_day", "time_of_day"})
 SHOT_COLUMNS = frozenset(
     {"shot_label", "duration_seconds", "setting", "action", "camera", "continues_from_previous"}
@@ -256,14 +273,8 @@ async def update_scene(
 ) -> Any:
     given = validated_scene_changes(changes)
     async with db.transaction(uid) as conn:
-        current = (await conn.execute(_SCENE_FOR_UPDATE, {"id": scene_id, "uid": uid})).mappings().first()
-        if current is None:
-            raise not_found("scene", scene_id)
-        _stale("scene", current, expected_updated_at)
-        differing = _differing(current, given)
-        if not differing:
-            return current
-        return await _update_row(conn, "scenes", scene_id, differing)
+        row, _ = await _edit(conn, "scene", "scenes", _SCENE_FOR_UPDATE, uid, scene_id, given, expected_updated_at)
+        return row
 
 
 async def delete_scene(db: Database, uid: str, scene_id: uuid.UUID) -> uuid.UUID:
@@ -326,14 +337,7 @@ async def update_shot(
 ) -> Any:
     given = validated_shot_changes(changes)
     async with db.transaction(uid) as conn:
-        current = (await conn.execute(_SHOT_FOR_UPDATE, {"id": shot_id, "uid": uid})).mappings().first()
-        if current is None:
-            raise not_found("shot", shot_id)
-        _stale("shot", current, expected_updated_at)
-        differing = _differing(current, given)
-        if not differing:
-            return current
-        row = await _update_row(conn, "shots", shot_id, differing)
+        row, differing = await _edit(conn, "shot", "shots", _SHOT_FOR_UPDATE, uid, shot_id, given, expected_updated_at)
         if any(c in differing for c in _SHOT_INVALIDATING):
             await invalidate_frames(conn, [row["scene_id"]])
     return row
