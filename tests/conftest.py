@@ -70,7 +70,7 @@ async def app(database_url: str) -> AsyncIterator[RunningServer]:
     Its address is a socket bound now, so the URLs the app hands out (images) are the ones the
     real server answers on once a test asks for it."""
     from gql.app import create_app
-    from services.config import load_settings
+    from services.core.config import load_settings
 
     settings = load_settings()
     # IPPROTO_TCP as getaddrinfo gives it: asyncio sets TCP_NODELAY on accepted sockets only
@@ -131,7 +131,7 @@ async def app_http(app: RunningServer) -> AsyncIterator[httpx.AsyncClient]:
 def make_client(app_http: httpx.AsyncClient, app: RunningServer) -> Callable[..., Client]:
     """Clients as fresh users, in process. `Client(http, c.token, c.user_id)` speaks as the
     same user over the socket."""
-    from services.auth import issue_token
+    from services.core.auth import issue_token
 
     def make(user_id: str | None = None) -> Client:
         user_id = user_id or str(uuid.uuid4())
