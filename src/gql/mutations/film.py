@@ -7,7 +7,7 @@ import uuid
 import strawberry
 
 from gql.context import Info
-from gql.inputs import given, optional
+from gql.inputs import changes_of, optional
 from gql.types.enums import AssetType, StageStatus, TimeOfDay
 from gql.types.project import Branch, Project, ProjectAsset
 from gql.types.scene import Scene, Shot
@@ -128,11 +128,7 @@ class FilmMutation:
     ) -> ProjectAsset:
         ctx = info.context
         uid = ctx.uid
-        changes: dict[str, object] = {}
-        given(changes, "name", input.name)
-        given(changes, "description", input.description)
-        given(changes, "image_key_url", input.image_key_url)
-        return ProjectAsset.from_row(await assets.update_project_asset(ctx.db, uid, id, changes))
+        return ProjectAsset.from_row(await assets.update_project_asset(ctx.db, uid, id, changes_of(input)))
 
     @strawberry.mutation(
         description="Stage 5 completion: locks the given assets of the branch, or all of them when ids is omitted."
