@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, Text
 from sqlalchemy.dialects.postgresql import JSONB
 
-from services import validation
+from services.core import validation
+from services.core.errors import BadUserInput
 from services.db.columns import all_but, checked, copy_of, field_name, insert_select
-from services.errors import BadUserInput
 
 # A table of its own: the rules must hold for a column nobody wrote a line for.
 _t = Table(

@@ -16,9 +16,9 @@ from typing import Any
 from sqlalchemy import Boolean, Column, Integer, Table, Text, bindparam
 from sqlalchemy.sql.elements import TextClause
 
-from services import validation
+from services.core import validation
+from services.core.errors import BadUserInput
 from services.db.predicates import PARAMETER_TYPES, typed
-from services.errors import BadUserInput
 
 # (field name, value) -> the value to store; raises BadUserInput naming the field.
 Rule = Callable[[str, Any], Any]
