@@ -87,16 +87,23 @@ def checked(
     return out
 
 
+def typed_by(table: Table, sql: str) -> TextClause:
+    """`predicates.typed(sql)`, and each other parameter named like a column of `table` typed
+    as that column (no casts in the statement, asyncpg sends the types)."""
+    clause = typed(sql)
+    names = [name for name in clause._bindparams if name in table.c and name not in PARAMETER_TYPES]
+    return clause.bindparams(*(bindparam(name, type_=table.c[name].type) for name in names))
+
+
 def insert_select(table: Table, keys: Mapping[str, str], columns: Iterable[str], source: str = "") -> TextClause:
     """`insert into <table> (<keys>, <columns>) select <key expressions>, :<column>... <source>
     returning *`: the keys come from `source` (the parent row, its ownership checked there),
-    each of `columns` is bound by its own name. Every parameter named like a column is typed
-    as that column, the viewer and ids as `predicates.typed` types them."""
+    each of `columns` is bound by its own name and typed as its column (`typed_by`)."""
     names = _known(table, [*_known(table, keys), *columns])
     values = [*keys.values(), *(f":{name}" for name in names[len(keys):])]
-    clause = typed(f"insert into {table.name} ({', '.join(names)}) select {', '.join(values)} {source} returning *")
-    bound = [name for name in clause._bindparams if name in table.c and name not in PARAMETER_TYPES]
-    return clause.bindparams(*(bindparam(name, type_=table.c[name].type) for name in bound))
+    tail = f" {source}" if source else ""
+    sql = f"insert into {table.name} ({', '.join(names)}) select {', '.join(values)}{tail} returning *"
+    return typed_by(table, sql)
 
 
 @dataclass(frozen=True)
