@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from services.core import validation
 from services.core.errors import BadUserInput
-from services.db.columns import all_but, checked, copy_of, field_name, insert_select
+from services.db.columns import all_but, checked, copy_of, field_name, insert_select, settable
 
 # A table of its own: the rules must hold for a column nobody wrote a line for.
 _t = Table(
@@ -64,6 +64,13 @@ def test_a_column_outside_the_settable_ones_or_without_a_rule_is_a_programming_e
         checked(_t, {"data": {}}, ALLOWED)
     with pytest.raises(ValueError, match="not columns of things"):
         all_but(_t, ["nope"])
+
+
+def test_a_settable_column_without_a_rule_or_a_default_one_fails_at_once() -> None:
+    with pytest.raises(ValueError, match=r"without a rule: \['data'\]"):
+        settable(_t, ["id"], {})
+    assert settable(_t, ["id"], {"data": lambda field, value: value}) == ALLOWED
+    assert settable(_t, ["id", "data"], {}) == ALLOWED - {"data"}
 
 
 def test_field_names_are_the_inputs_spelling() -> None:

@@ -45,13 +45,29 @@ def all_but(table: Table, *excluded: Iterable[str]) -> frozenset[str]:
     return frozenset(c.name for c in table.c if c.name not in left_out)
 
 
+def _has_default_rule(column: Column[Any]) -> bool:
+    return isinstance(column.type, (Text, Integer, Boolean))
+
+
+def settable(table: Table, excluded: Iterable[str], rules: Mapping[str, Rule]) -> frozenset[str]:
+    """The columns clients may set: all but the `excluded` ones. Each needs a rule in `rules`
+    or a default one by its type (`by_type`); a column with neither fails here, at import,
+    rather than on the first request that sends it."""
+    columns = all_but(table, excluded)
+    _known(table, rules)
+    missing = sorted(c for c in columns if c not in rules and not _has_default_rule(table.c[c]))
+    if missing:
+        raise ValueError(f"settable columns of {table.name} without a rule: {missing}")
+    return columns
+
+
 def by_type(column: Column[Any], field: str, value: Any) -> Any:
     """The default rule of a column without one of its own, by its SQL type: text is long text
     (docs/limits.md); integers and booleans need none beyond GraphQL's own (Int is 32-bit, as
     the columns are). A column of another type must be given a rule."""
     if isinstance(column.type, Text):
         return validation.long_text(field, value)
-    if isinstance(column.type, (Integer, Boolean)):
+    if _has_default_rule(column):
         return value
     raise ValueError(f"{column} has no default rule: give it one")
 

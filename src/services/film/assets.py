@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.core import validation
 from services.core.errors import BadUserInput, not_found
 from services.db import tables
-from services.db.columns import Rule, all_but, checked, insert_select, typed_by
+from services.db.columns import Rule, checked, insert_select, settable, typed_by
 from services.db.database import Database
 from services.db.predicates import asset_name_order, owned, typed
 from services.film.chains import lock_branch, repair_chains
@@ -20,13 +20,6 @@ from services.film.projects import owned_branch
 from services.film.stages import invalidate_frames
 
 ASSET_TYPES = ("character", "location", "prop")
-
-# What clients set is every column of the catalogue except keys and what the system writes
-# (locks by lockProjectAssets, the version by its trigger, timestamps); a new column is
-# settable on create and update, checked by its type unless it gets a rule below.
-ASSET_COLUMNS = all_but(tables.project_assets, ("id", "project_id", "branch_id", "locked", "version",
-                                                "created_at", "updated_at"))
-
 
 def _asset_type(field: str, value: str) -> str:
     if value not in ASSET_TYPES:
@@ -40,6 +33,13 @@ _RULES: dict[str, Rule] = {
     "image_key_url": validation.image_url,
     "visual_style_capsule_id": validation.short_text,
 }
+
+# What clients set is every column of the catalogue except keys and what the system writes
+# (locks by lockProjectAssets, the version by its trigger, timestamps); a new column is
+# settable on create and update, checked by its type unless it has a rule above.
+ASSET_COLUMNS = settable(
+    tables.project_assets, ("id", "project_id", "branch_id", "locked", "version", "created_at", "updated_at"), _RULES
+)
 
 # Locking returns the locked assets in the branch's asset order.
 _LOCK_ALL = text(

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.core import validation
 from services.core.errors import BadUserInput, Conflict, not_found
 from services.db import tables
-from services.db.columns import Rule, all_but, checked, insert_select, typed_by
+from services.db.columns import Rule, checked, insert_select, settable, typed_by
 from services.db.database import Database, retried
 from services.db.predicates import owned
 from services.film.chains import lock_branch, lock_instances, repair_chains
@@ -27,15 +27,36 @@ from services.film.stages import invalidate_frames
 
 TIMES_OF_DAY = ("day", "night", "dawn", "dusk")
 
+
+def _time_of_day(field: str, value: str) -> str:
+    if value not in TIMES_OF_DAY:
+        raise BadUserInput(f"{field} must be DAY, NIGHT, DAWN or DUSK")
+    return value
+
+
+# The columns whose values have rules of their own; the others are checked by their type.
+_SCENE_RULES: dict[str, Rule] = {
+    "scene_number": validation.positive,
+    "slug": validation.short_text,
+    "story_day": validation.positive,
+    "time_of_day": _time_of_day,
+}
+_SHOT_RULES: dict[str, Rule] = {
+    "shot_label": validation.short_text,
+    "shot_order": validation.positive,
+    "duration_seconds": validation.positive,
+}
+
+
 # What clients set is every column of the catalogue except these: keys and what the system
 # writes (stage locks, prompts and their reference lists, timestamps). A new column is
-# settable on create and update, checked by its type unless it gets a rule below.
+# settable on create and update, checked by its type unless it has a rule above.
 _SCENE_SYSTEM = ("id", "project_id", "branch_id", "status", "stage_locks", "assignments_initialized",
                  "created_at", "updated_at")
 _SHOT_SYSTEM = ("id", "project_id", "scene_id", "frame_prompt", "video_prompt", "reference_image_order",
                 "end_frame_reference_image_order", "prompt_inputs", "created_at", "updated_at")
-SCENE_CREATE_COLUMNS = all_but(tables.scenes, _SCENE_SYSTEM)
-SHOT_CREATE_COLUMNS = all_but(tables.shots, _SHOT_SYSTEM)
+SCENE_CREATE_COLUMNS = settable(tables.scenes, _SCENE_SYSTEM, _SCENE_RULES)
+SHOT_CREATE_COLUMNS = settable(tables.shots, _SHOT_SYSTEM, _SHOT_RULES)
 # moveScene and reorderShots own the numbers: an update leaves them be.
 SCENE_COLUMNS = SCENE_CREATE_COLUMNS - {"scene_number"}
 SHOT_COLUMNS = SHOT_CREATE_COLUMNS - {"shot_order"}
@@ -104,26 +125,6 @@ _REORDER = text(
     returning sh.*, old.shot_order as old_order
     """
 )
-
-
-def _time_of_day(field: str, value: str) -> str:
-    if value not in TIMES_OF_DAY:
-        raise BadUserInput(f"{field} must be DAY, NIGHT, DAWN or DUSK")
-    return value
-
-
-# The columns whose values have rules of their own; the others are checked by their type.
-_SCENE_RULES: dict[str, Rule] = {
-    "scene_number": validation.positive,
-    "slug": validation.short_text,
-    "story_day": validation.positive,
-    "time_of_day": _time_of_day,
-}
-_SHOT_RULES: dict[str, Rule] = {
-    "shot_label": validation.short_text,
-    "shot_order": validation.positive,
-    "duration_seconds": validation.positive,
-}
 
 
 def _given(columns: dict[str, Any]) -> dict[str, Any]:
