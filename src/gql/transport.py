@@ -35,8 +35,8 @@ from gql.documents import DocumentRefused, Documents
 from gql.errors import MASKED_MESSAGE, classify_all
 from gql.observability import error_codes, log_request, with_request_id
 from gql.planner.fast_path import FastPath, fast_path_enabled_by_env
-from services import request_context
-from services.metrics import operation_name
+from services.core import request_context
+from services.core.metrics import operation_name
 
 
 class View(Protocol):

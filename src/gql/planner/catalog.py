@@ -1,6 +1,6 @@
 """What the planner knows of the table-backed types: each field's SQL, each relation's rows and
 order. The one place in the GraphQL layer that speaks SQL; the loader path in
-`services.batches` stays the reference. Both build their ownership, orders and chain walk from
+`services.db.reads` stays the reference. Both build their ownership, orders and chain walk from
 `services.db.predicates`, so every list here orders as the loaders' does by construction.
 
 Templates use `{t}` for the row's alias; relation sources use `{p}` (the parent row) and `{c}`
