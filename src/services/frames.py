@@ -21,6 +21,16 @@ PRESENCES = (THROUGHOUT, ENTERS, EXITS, PASSES_THROUGH)
 START_FRAME = frozenset({THROUGHOUT, EXITS})
 END_FRAME = frozenset({THROUGHOUT, ENTERS})
 
+# The video-prompt sentence of each presence that has one, and one manifest line. The query
+# planner builds the same strings in SQL from these templates (gql.planner.catalog), so the
+# wording is written once.
+DIRECTIONS: dict[str, str] = {
+    ENTERS: "{name} enters the frame.",
+    EXITS: "{name} exits the frame.",
+    PASSES_THROUGH: "Midway through the shot, {name} ({description}) passes through the frame.",
+}
+MANIFEST_LINE = "Image {position}: {name} ({type})"
+
 @dataclass(frozen=True)
 class SceneAsset:
     """One scene asset instance, with what frames and prompts read of it and of its project asset.
@@ -136,19 +146,18 @@ def end_frame_images(
 
 def manifest(images: Sequence[Mapping[str, Any]]) -> str:
     """`Image {position}: {name} ({type})`, one line per image; empty when there is none."""
-    return "\n".join(f"Image {e['position']}: {e['asset_name']} ({e['asset_type'].lower()})" for e in images)
+    return "\n".join(
+        MANIFEST_LINE.format(position=e["position"], name=e["asset_name"], type=e["asset_type"].lower())
+        for e in images
+    )
 
 
 def presence_direction(casting: Casting) -> str | None:
     """The video-prompt sentence for one asset's presence, if it has one."""
-    asset = casting.asset
-    if casting.presence == ENTERS:
-        return f"{asset.name} enters the frame."
-    if casting.presence == EXITS:
-        return f"{asset.name} exits the frame."
-    if casting.presence == PASSES_THROUGH:
-        return f"Midway through the shot, {asset.name} ({asset.effective_description}) passes through the frame."
-    return None
+    template = DIRECTIONS.get(casting.presence)
+    if template is None:
+        return None
+    return template.format(name=casting.asset.name, description=casting.asset.effective_description)
 
 
 def presence_directions(cast: Sequence[Casting]) -> list[str]:

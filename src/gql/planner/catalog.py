@@ -10,8 +10,10 @@ Templates use `{t}` for the row's alias; relation sources use `{p}` (the parent 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from string import Formatter
 
 from gql.relations import RelationName
+from services import frames
 from services.db.predicates import asset_name_order, asset_order, chain_walk, owned, owns_project, shot_order
 
 # The DateTime scalar's serialisation (gql.scalars.serialize_datetime), done by PostgreSQL.
@@ -34,7 +36,8 @@ class Relation:
     """Rows of another type reached from this row.
 
     `source` is `from ... where ...` selecting the child rows as `{c}`; `order` (lists, and a
-    to-one that picks one row of many) orders them. A to-one by key names its `table` and
+    to-one that picks one row of many) orders them. An empty `source` is an object made of
+    its parent's own row (no join: `Scene.localContext`). A to-one by key names its `table` and
     the `fk` column holding the child's id: it becomes a left join of the parent's own query
     (one row at most: the key is the child's primary key), and a `{ id }` selection of it
     reads the column without any join.
@@ -77,6 +80,78 @@ def _reference_images(column: str) -> Relation:
         order="{c}.n",
     )
 
+
+def _sql_text(template: str, columns: dict[str, str]) -> str:
+    """A `str.format` template of services.frames as an SQL string expression over `columns`
+    (each a non-null text expression), so both paths word it from one definition."""
+    parts: list[str] = []
+    for literal, name, _, _ in Formatter().parse(template):
+        if literal:
+            parts.append("'" + literal.replace("'", "''") + "'")
+        if name is not None:
+            parts.append(columns[name])
+    return " || ".join(parts)
+
+
+def _in(values: frozenset[str] | set[str]) -> str:
+    return "(" + ", ".join(f"'{v}'" for v in sorted(values)) + ")"
+
+
+def _manifest(rows: str) -> str:
+    line = _sql_text(frames.MANIFEST_LINE, {"position": "r.n::text", "name": "r.name", "type": "lower(r.asset_type)"})
+    return f"(select coalesce(string_agg({line}, E'\\n' order by r.n), '') from {rows} r)"
+
+
+def _images(rows: str) -> str:
+    """The rows as stored reference lists are (services.frames.reference_entry)."""
+    entry = (
+        "jsonb_build_object('position', r.n, 'scene_asset_instance_id', r.id, 'project_asset_id',"
+        " r.project_asset_id, 'asset_name', r.name, 'asset_type', r.asset_type, 'image_url', r.image)"
+    )
+    return f"(select coalesce(jsonb_agg({entry} order by r.n), '[]'::jsonb) from {rows} r)"
+
+
+_DIRECTION = "case k.presence " + " ".join(
+    f"when '{presence}' then "
+    + _sql_text(template, {"name": "k.name", "description": "k.effective_description"})
+    for presence, template in sorted(frames.DIRECTIONS.items())
+) + " end"
+
+# Shot.frameReferences, computed now from the shot's cast (services.frames.frame_references,
+# the loader path's reference): one row per shot. `k` is the cast in asset order: the shot's
+# assignments, or every scene asset THROUGHOUT under the legacy fallback; an asset's image is
+# the instance's, else the project asset's (an empty string counts as none, as in Python); a
+# transformation's post image replaces it in the end frame only.
+FRAME_REFERENCES_SOURCE = f"""from (with f as (
+        select coalesce((select s.assignments_initialized from scenes s where s.id = {{p}}.scene_id), true)
+               as initialized),
+      k as (
+        select i.id, i.project_asset_id, a.name, a.asset_type, i.effective_description,
+               case when i.image_key_url <> '' then i.image_key_url else a.image_key_url end as image,
+               case when f.initialized then x.presence_type else '{frames.THROUGHOUT}' end as presence,
+               e.post_image_key_url as post_image,
+               row_number() over (order by {asset_order("a")}) as rank
+          from f cross join scene_asset_instances i
+          join project_assets a on a.id = i.project_asset_id
+          left join shot_asset_assignments x on x.shot_id = {{p}}.id and x.scene_asset_instance_id = i.id
+          left join transformation_events e on e.shot_id = {{p}}.id and e.scene_asset_instance_id = i.id
+         where i.scene_id = {{p}}.scene_id and (not f.initialized or x.id is not null)),
+      st as (
+        select k.*, row_number() over (order by k.rank) as n from k
+         where k.presence in {_in(frames.START_FRAME)} and k.image <> ''),
+      en as (
+        select k.id, k.project_asset_id, k.name, k.asset_type,
+               case when k.post_image <> '' then k.post_image else k.image end as image,
+               row_number() over (order by k.rank) as n
+          from k
+         where k.presence in {_in(frames.END_FRAME)}
+           and (case when k.post_image <> '' then k.post_image else k.image end) <> '')
+    select {{p}}.id as shot_id, {{p}}.scene_id, f.initialized,
+           {_images("st")} as start_images, {_manifest("st")} as start_manifest,
+           {_images("en")} as end_images, {_manifest("en")} as end_manifest,
+           (select coalesce(jsonb_agg({_DIRECTION} order by k.rank), '[]'::jsonb) from k
+             where k.presence in {_in(set(frames.DIRECTIONS))}) as directions
+      from f) {{c}}"""
 
 TABLES: dict[str, str] = {
     "Project": "projects",
@@ -186,6 +261,31 @@ FIELDS: dict[str, dict[str, Field]] = {
         "stageLocks": Relation(
             "StageLock", True, STAGE_LOCK_SOURCE, "({c}.key)::int, {c}.value ->> 'status'"
         ),
+        "localContext": Relation("LocalContext", False, ""),
+    },
+    # Over the scene's own row: what gql.types.scene's resolver (the reference) answers.
+    "LocalContext": {
+        "sceneId": _c("id"),
+        "sceneScript": _c("script_excerpt"),
+        "previousSceneEndState": Column(
+            "(select x.end_state_summary from scenes x where x.branch_id = {t}.branch_id"
+            " and x.scene_number < {t}.scene_number order by x.scene_number desc limit 1)"
+        ),
+        "sceneAssets": Relation(
+            "LocalContextAsset", True,
+            "from scene_asset_instances {c} join project_assets {c}_a on {c}_a.id = {c}.project_asset_id"
+            " where {c}.scene_id = {p}.id",
+            ASSET_ORDER,
+        ),
+    },
+    "LocalContextAsset": {
+        "name": Column("{t}_a.name"),
+        "type": Column("upper({t}_a.asset_type)"),
+        "description": _c("effective_description"),
+        "statusTags": _c("status_tags"),
+        "imageKeyUrl": Column(
+            "(case when {t}.image_key_url <> '' then {t}.image_key_url else {t}_a.image_key_url end)"
+        ),
     },
     "StageLock": {
         "stage": Column("({t}.key)::int"),
@@ -247,6 +347,24 @@ FIELDS: dict[str, dict[str, Field]] = {
         "transformationEvents": Relation(
             "TransformationEvent", True,
             "from transformation_events {c} where {c}.shot_id = {p}.id", "{c}.created_at, {c}.id",
+        ),
+        "frameReferences": Relation("FrameReferences", False, FRAME_REFERENCES_SOURCE),
+    },
+    "FrameReferences": {
+        "usesLegacyFallback": Column("not {t}.initialized"),
+        "startFrameManifest": _c("start_manifest"),
+        "startFrameImages": _reference_images("start_images"),
+        "endFrameManifest": _c("end_manifest"),
+        "endFrameImages": _reference_images("end_images"),
+        "presenceDirections": _c("directions"),
+        "videoOnlyAssets": Relation(
+            "ShotAssetAssignment", True,
+            "from shot_asset_assignments {c}"
+            " join scene_asset_instances {c}_i on {c}_i.id = {c}.scene_asset_instance_id"
+            " join project_assets {c}_a on {c}_a.id = {c}_i.project_asset_id"
+            f" where {{c}}.shot_id = {{p}}.shot_id and {{p}}.initialized"
+            f" and {{c}}.presence_type = '{frames.PASSES_THROUGH}' and {{c}}_i.scene_id = {{p}}.scene_id",
+            ASSET_ORDER,
         ),
     },
     "ReferenceImage": {

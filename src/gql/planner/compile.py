@@ -128,6 +128,9 @@ class Compiler:
                     for k, d in grouped.items()
                 )
                 return f"(case when {fk} is null then null else json_build_object({pairs}) end)", Shape()
+        if not spec.source:
+            # Made of the parent's own row.
+            return self._object(target, details, p, joins)
         c = self._alias()
         if spec.table is not None and spec.fk is not None:
             joins.append(f" left join {spec.table} {c} on {c}.id = {p}.{spec.fk}")
