@@ -49,6 +49,11 @@ class Relation:
     order: str | None = None
     fk: str | None = None
     table: str | None = None
+    # Common table expressions the source and the child's fields read (`with` of the child's
+    # subquery, formatted like the source), and the child's fields when they are not its
+    # type's (a type read from rows of another shape).
+    with_: str | None = None
+    fields: dict[str, Field] | None = None
 
 
 Field = Column | Relation
@@ -97,18 +102,9 @@ def _in(values: frozenset[str] | set[str]) -> str:
     return "(" + ", ".join(f"'{v}'" for v in sorted(values)) + ")"
 
 
-def _manifest(rows: str) -> str:
+def _manifest(rows: str) -> Column:
     line = _sql_text(frames.MANIFEST_LINE, {"position": "r.n::text", "name": "r.name", "type": "lower(r.asset_type)"})
-    return f"(select coalesce(string_agg({line}, E'\\n' order by r.n), '') from {rows} r)"
-
-
-def _images(rows: str) -> str:
-    """The rows as stored reference lists are (services.frames.reference_entry)."""
-    entry = (
-        "jsonb_build_object('position', r.n, 'scene_asset_instance_id', r.id, 'project_asset_id',"
-        " r.project_asset_id, 'asset_name', r.name, 'asset_type', r.asset_type, 'image_url', r.image)"
-    )
-    return f"(select coalesce(jsonb_agg({entry} order by r.n), '[]'::jsonb) from {rows} r)"
+    return Column(f"(select coalesce(string_agg({line}, E'\\n' order by r.n), '') from {rows} r)")
 
 
 _DIRECTION = "case k.presence " + " ".join(
@@ -118,40 +114,54 @@ _DIRECTION = "case k.presence " + " ".join(
 ) + " end"
 
 # Shot.frameReferences, computed now from the shot's cast (services.frames.frame_references,
-# the loader path's reference): one row per shot. `k` is the cast in asset order: the shot's
-# assignments, or every scene asset THROUGHOUT under the legacy fallback; an asset's image is
-# the instance's, else the project asset's (an empty string counts as none, as in Python); a
-# transformation's post image replaces it in the end frame only.
-FRAME_REFERENCES_SOURCE = f"""from (with f as (
-        select coalesce((select s.assignments_initialized from scenes s where s.id = {{p}}.scene_id), true)
+# the loader path's reference), once per shot in the `with` of its subquery: `{c}_k` is the
+# cast in asset order (the shot's assignments, or every scene asset THROUGHOUT under the
+# legacy fallback); an asset's image is the instance's, else the project asset's (an empty
+# string counts as none, as in Python); a transformation's post image replaces it in the end
+# frame only. `{c}_st` / `{c}_en` are the numbered start / end images.
+FRAME_REFERENCES_WITH = f"""{{c}}_f as (
+        select {{p}}.id as shot_id,
+               coalesce((select s.assignments_initialized from scenes s where s.id = {{p}}.scene_id), true)
                as initialized),
-      k as (
+      {{c}}_k as (
         select i.id, i.project_asset_id, a.name, a.asset_type, i.effective_description,
                case when i.image_key_url <> '' then i.image_key_url else a.image_key_url end as image,
-               case when f.initialized then x.presence_type else '{frames.THROUGHOUT}' end as presence,
-               e.post_image_key_url as post_image,
+               x.presence, x.assignment_id, e.post_image_key_url as post_image,
                row_number() over (order by {asset_order("a")}) as rank
-          from f cross join scene_asset_instances i
+          from (select x.scene_asset_instance_id as id, x.presence_type as presence, x.id as assignment_id
+                  from shot_asset_assignments x
+                 where x.shot_id = {{p}}.id and (select f.initialized from {{c}}_f f)
+                union all
+                select i.id, '{frames.THROUGHOUT}', null::uuid from scene_asset_instances i
+                 where i.scene_id = {{p}}.scene_id and not (select f.initialized from {{c}}_f f)) x
+          join scene_asset_instances i on i.id = x.id and i.scene_id = {{p}}.scene_id
           join project_assets a on a.id = i.project_asset_id
-          left join shot_asset_assignments x on x.shot_id = {{p}}.id and x.scene_asset_instance_id = i.id
-          left join transformation_events e on e.shot_id = {{p}}.id and e.scene_asset_instance_id = i.id
-         where i.scene_id = {{p}}.scene_id and (not f.initialized or x.id is not null)),
-      st as (
-        select k.*, row_number() over (order by k.rank) as n from k
+          left join transformation_events e on e.shot_id = {{p}}.id and e.scene_asset_instance_id = i.id),
+      {{c}}_st as (
+        select k.*, row_number() over (order by k.rank) as n from {{c}}_k k
          where k.presence in {_in(frames.START_FRAME)} and k.image <> ''),
-      en as (
-        select k.id, k.project_asset_id, k.name, k.asset_type,
+      {{c}}_en as (
+        select k.id, k.project_asset_id, k.name, k.asset_type, k.rank,
                case when k.post_image <> '' then k.post_image else k.image end as image,
                row_number() over (order by k.rank) as n
-          from k
+          from {{c}}_k k
          where k.presence in {_in(frames.END_FRAME)}
-           and (case when k.post_image <> '' then k.post_image else k.image end) <> '')
-    select {{p}}.id as shot_id, {{p}}.scene_id, f.initialized,
-           {_images("st")} as start_images, {_manifest("st")} as start_manifest,
-           {_images("en")} as end_images, {_manifest("en")} as end_manifest,
-           (select coalesce(jsonb_agg({_DIRECTION} order by k.rank), '[]'::jsonb) from k
-             where k.presence in {_in(set(frames.DIRECTIONS))}) as directions
-      from f) {{c}}"""
+           and (case when k.post_image <> '' then k.post_image else k.image end) <> '')"""
+
+# A numbered image of `{c}_st` / `{c}_en` as a ReferenceImage.
+FRAME_IMAGE: dict[str, Field] = {
+    "position": Column("{t}.n"),
+    "sceneAssetInstanceId": Column("{t}.id"),
+    "projectAssetId": Column("{t}.project_asset_id"),
+    "assetName": Column("{t}.name"),
+    "assetType": Column("upper({t}.asset_type)"),
+    "imageUrl": Column("{t}.image"),
+}
+
+
+def _frame_images(rows: str) -> Relation:
+    return Relation("ReferenceImage", True, f"from {{p}}_{rows} {{c}}", "{c}.n", fields=FRAME_IMAGE)
+
 
 TABLES: dict[str, str] = {
     "Project": "projects",
@@ -348,23 +358,25 @@ FIELDS: dict[str, dict[str, Field]] = {
             "TransformationEvent", True,
             "from transformation_events {c} where {c}.shot_id = {p}.id", "{c}.created_at, {c}.id",
         ),
-        "frameReferences": Relation("FrameReferences", False, FRAME_REFERENCES_SOURCE),
+        "frameReferences": Relation(
+            "FrameReferences", False, "from {c}_f {c}", with_=FRAME_REFERENCES_WITH
+        ),
     },
     "FrameReferences": {
         "usesLegacyFallback": Column("not {t}.initialized"),
-        "startFrameManifest": _c("start_manifest"),
-        "startFrameImages": _reference_images("start_images"),
-        "endFrameManifest": _c("end_manifest"),
-        "endFrameImages": _reference_images("end_images"),
-        "presenceDirections": _c("directions"),
+        "startFrameManifest": _manifest("{t}_st"),
+        "startFrameImages": _frame_images("st"),
+        "endFrameManifest": _manifest("{t}_en"),
+        "endFrameImages": _frame_images("en"),
+        "presenceDirections": Column(
+            f"(select coalesce(json_agg({_DIRECTION} order by k.rank), '[]'::json) from {{t}}_k k"
+            f" where k.presence in {_in(set(frames.DIRECTIONS))})"
+        ),
         "videoOnlyAssets": Relation(
             "ShotAssetAssignment", True,
-            "from shot_asset_assignments {c}"
-            " join scene_asset_instances {c}_i on {c}_i.id = {c}.scene_asset_instance_id"
-            " join project_assets {c}_a on {c}_a.id = {c}_i.project_asset_id"
-            f" where {{c}}.shot_id = {{p}}.shot_id and {{p}}.initialized"
-            f" and {{c}}.presence_type = '{frames.PASSES_THROUGH}' and {{c}}_i.scene_id = {{p}}.scene_id",
-            ASSET_ORDER,
+            "from {p}_k {c}_k join shot_asset_assignments {c} on {c}.id = {c}_k.assignment_id"
+            f" where {{c}}_k.presence = '{frames.PASSES_THROUGH}'",
+            "{c}_k.rank",
         ),
     },
     "ReferenceImage": {

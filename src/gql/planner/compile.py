@@ -13,7 +13,7 @@ from typing import Any
 
 from graphql import GraphQLObjectType, get_named_type, is_non_null_type
 
-from gql.planner.catalog import BY_ID_LOADER, FIELDS, TABLES, Column, Relation, Root
+from gql.planner.catalog import BY_ID_LOADER, FIELDS, TABLES, Column, Field, Relation, Root
 from gql.relations import RelationName
 
 # json_build_object takes at most 100 arguments: 50 keys. A wider selection is left to the loaders.
@@ -77,14 +77,21 @@ class Compiler:
             sql = f"select ({obj})::text from {table} t0{joined} where {where}"
         return Plan(sql=sql, shape=shape or None)
 
-    def _object(self, gtype: GraphQLObjectType, details: Any, t: str, joins: list[str]) -> tuple[str, Shape]:
+    def _object(
+        self,
+        gtype: GraphQLObjectType,
+        details: Any,
+        t: str,
+        joins: list[str],
+        fields: dict[str, Field] | None = None,
+    ) -> tuple[str, Shape]:
         """The JSON of the row `t`; to-one relations it needs are added to `joins`, the left
-        joins of the query that reads `t`."""
+        joins of the query that reads `t`. `fields` replaces the type's catalog entries."""
         type_name = gtype.name
         grouped = self._collect(gtype, details)
         if len(grouped) > MAX_KEYS:
             raise NotCompilable(f"more than {MAX_KEYS} fields on {type_name}")
-        specs = FIELDS.get(type_name)
+        specs = fields if fields is not None else FIELDS.get(type_name)
         if specs is None:
             raise NotCompilable(type_name)
         parts: list[str] = []
@@ -137,13 +144,14 @@ class Compiler:
             obj, shape = self._object(target, details, c, joins)
             return f"(case when {c}.id is null then null else {obj} end)", shape
         inner: list[str] = []
-        obj, shape = self._object(target, details, c, inner)
+        obj, shape = self._object(target, details, c, inner, spec.fields)
         source = _with_joins(spec.source.format(p=p, c=c), "".join(inner))
         order = spec.order.format(c=c) if spec.order else None
         ordered = f" order by {order}" if order else ""
+        with_ = f"with {spec.with_.format(p=p, c=c)} " if spec.with_ else ""
         if spec.many:
-            return f"(select coalesce(json_agg({obj}{ordered}), '[]'::json) {source})", shape
-        return f"(select {obj} {source}{ordered} limit 1)", shape
+            return f"({with_}select coalesce(json_agg({obj}{ordered}), '[]'::json) {source})", shape
+        return f"({with_}select {obj} {source}{ordered} limit 1)", shape
 
 
 def _with_joins(source: str, joins: str) -> str:
