@@ -54,6 +54,9 @@ class Relation:
     # type's (a type read from rows of another shape).
     with_: str | None = None
     fields: dict[str, Field] | None = None
+    # Rows the source inner-joins by key, as (row, key column, alias): a to-one by that key
+    # reads them instead of joining the table again.
+    joined: tuple[tuple[str, str, str], ...] = ()
 
 
 Field = Column | Relation
@@ -230,6 +233,7 @@ FIELDS: dict[str, dict[str, Field]] = {
             "from scene_asset_instances {c} join scenes {c}_s on {c}_s.id = {c}.scene_id"
             " where {c}.project_asset_id = {p}.id",
             "{c}_s.scene_number",
+            joined=(("{c}", "scene_id", "{c}_s"),),
         ),
     },
     "Scene": {
@@ -253,6 +257,7 @@ FIELDS: dict[str, dict[str, Field]] = {
             "from scene_asset_instances {c} join project_assets {c}_a on {c}_a.id = {c}.project_asset_id"
             " where {c}.scene_id = {p}.id",
             ASSET_ORDER,
+            joined=(("{c}", "project_asset_id", "{c}_a"),),
         ),
         "shots": Relation(
             "Shot", True, "from shots {c} where {c}.scene_id = {p}.id", shot_order("{c}")
@@ -264,6 +269,11 @@ FIELDS: dict[str, dict[str, Field]] = {
             " join project_assets {c}_a on {c}_a.id = {c}_i.project_asset_id"
             " where {c}.scene_id = {p}.id",
             shot_order("{c}_s") + ", " + ASSET_ORDER,
+            joined=(
+                ("{c}", "shot_id", "{c}_s"),
+                ("{c}", "scene_asset_instance_id", "{c}_i"),
+                ("{c}_i", "project_asset_id", "{c}_a"),
+            ),
         ),
         "hasShotAssignments": Column(
             "exists (select 1 from shot_asset_assignments x where x.scene_id = {t}.id)"
@@ -329,6 +339,7 @@ FIELDS: dict[str, dict[str, Field]] = {
             "from shot_asset_assignments {c} join shots {c}_s on {c}_s.id = {c}.shot_id"
             " where {c}.scene_asset_instance_id = {p}.id",
             shot_order("{c}_s"),
+            joined=(("{c}", "shot_id", "{c}_s"),),
         ),
     },
     "Shot": {
@@ -353,6 +364,7 @@ FIELDS: dict[str, dict[str, Field]] = {
             " join project_assets {c}_a on {c}_a.id = {c}_i.project_asset_id"
             " where {c}.shot_id = {p}.id",
             ASSET_ORDER,
+            joined=(("{c}", "scene_asset_instance_id", "{c}_i"), ("{c}_i", "project_asset_id", "{c}_a")),
         ),
         "transformationEvents": Relation(
             "TransformationEvent", True,

@@ -56,6 +56,8 @@ class Compiler:
     def __init__(self, collect: Collect) -> None:
         self._collect = collect
         self._aliases = 0
+        # (row alias, key column) -> alias of the row a relation's source already joins on it.
+        self._joined: dict[tuple[str, str], str] = {}
 
     def _alias(self) -> str:
         self._aliases += 1
@@ -138,11 +140,16 @@ class Compiler:
         if not spec.source:
             # Made of the parent's own row.
             return self._object(target, details, p, joins)
+        if spec.fk is not None and (p, spec.fk) in self._joined:
+            # The parent's source joins this row already (an inner join on the same key).
+            return self._object(target, details, self._joined[(p, spec.fk)], joins)
         c = self._alias()
         if spec.table is not None and spec.fk is not None:
             joins.append(f" left join {spec.table} {c} on {c}.id = {p}.{spec.fk}")
             obj, shape = self._object(target, details, c, joins)
             return f"(case when {c}.id is null then null else {obj} end)", shape
+        for owner, key, alias in spec.joined:
+            self._joined[(owner.format(c=c), key)] = alias.format(c=c)
         inner: list[str] = []
         obj, shape = self._object(target, details, c, inner, spec.fields)
         source = _with_joins(spec.source.format(p=p, c=c), "".join(inner))
