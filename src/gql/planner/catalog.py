@@ -1,6 +1,6 @@
 """What the planner knows of the table-backed types: each field's SQL, each relation's rows and
 order. The one place in the GraphQL layer that speaks SQL; the loader path in
-`services.batches` stays the reference. Both build their ownership, orders and chain walk from
+`services.db.reads` stays the reference. Both build their ownership, orders and chain walk from
 `services.db.predicates`, so every list here orders as the loaders' does by construction.
 
 Templates use `{t}` for the row's alias; relation sources use `{p}` (the parent row) and `{c}`
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from string import Formatter
 
 from gql.relations import RelationName
-from services import frames
+from services.casting import frames
 from services.db.predicates import asset_name_order, asset_order, chain_walk, owned, owns_project, shot_order
 
 # The DateTime scalar's serialisation (gql.scalars.serialize_datetime), done by PostgreSQL.
@@ -90,7 +90,7 @@ def _reference_images(column: str) -> Relation:
 
 
 def _sql_text(template: str, columns: dict[str, str]) -> str:
-    """A `str.format` template of services.frames as an SQL string expression over `columns`
+    """A `str.format` template of services.casting.frames as an SQL string expression over `columns`
     (each a non-null text expression), so both paths word it from one definition."""
     parts: list[str] = []
     for literal, name, _, _ in Formatter().parse(template):
@@ -116,7 +116,7 @@ _DIRECTION = "case k.presence " + " ".join(
     for presence, template in sorted(frames.DIRECTIONS.items())
 ) + " end"
 
-# Shot.frameReferences, computed now from the shot's cast (services.frames.frame_references,
+# Shot.frameReferences, computed now from the shot's cast (services.casting.frames.frame_references,
 # the loader path's reference), once per shot in the `with` of its subquery: `{c}_k` is the
 # cast in asset order (the shot's assignments, or every scene asset THROUGHOUT under the
 # legacy fallback); an asset's image is the instance's, else the project asset's (an empty
