@@ -93,6 +93,8 @@ update transformation_events e set post_image_key_url = 'https://img.example.com
   from scene_asset_instances i join project_assets a on a.id = i.project_asset_id
  where i.id = e.scene_asset_instance_id and a.name not like 'Mara%'
    and e.scene_id in (select id from scenes where branch_id = $1 and scene_number in (1, 2));
+update image_generation_jobs j set reference_images = sh.reference_image_order
+  from shots sh where sh.id = j.shot_id and j.job_type = 'start_frame' and j.branch_id = $1;
 insert into branches (project_id, name, forked_from_branch_id)
 select project_id, 'fork', id from branches where id = $1;
 update branches b set forked_from_branch_id = f.id
@@ -191,8 +193,11 @@ OBJECTS: dict[str, list[tuple[str, str | None]]] = {
              ("referenceImageOrder", "ReferenceImage"), ("endFrameReferenceImageOrder", "ReferenceImage"),
              ("assetAssignments", "ShotAssetAssignment"), ("transformationEvents", "TransformationEvent"),
              ("frameReferences", "FrameReferences"), ("updatedAt", None), ("continuesFromPrevious", None),
-             ("startFrame", "ImageJob"), ("endFrame", "ImageJob")],
-    "ImageJob": [("id", None), ("jobType", None), ("status", None), ("shotId", None)],
+             ("startFrame", "ImageJob"), ("endFrame", "ImageJob"), ("readiness", "ShotReadiness")],
+    "ImageJob": [("id", None), ("jobType", None), ("status", None), ("shotId", None), ("prompt", None),
+                 ("width", None), ("sceneId", None), ("referenceImages", "ReferenceImage"), ("storagePath", None),
+                 ("createdAt", None), ("completedAt", None), ("attempts", None), ("nextAttemptAt", None)],
+    "ShotReadiness": [("readyForVideo", None), ("blockers", None)],
     "FrameReferences": [("startFrameManifest", None), ("endFrameManifest", None), ("presenceDirections", None),
                         ("usesLegacyFallback", None), ("startFrameImages", "ReferenceImage"),
                         ("endFrameImages", "ReferenceImage"), ("videoOnlyAssets", "ShotAssetAssignment")],
@@ -221,7 +226,7 @@ def selections(draw: Any, type_name: str, depth: int, prefix: str = "") -> str:
             continue
         if depth <= 0:
             leafy = ("StageLock", "ReferenceImage", "LocalContext", "FrameReferences", "InstanceState", "StateDiff",
-                     "LocalContextAsset")
+                     "LocalContextAsset", "ShotReadiness")
             inner = "__typename" if target in leafy else "id"
         else:
             inner = draw(selections(target, depth - 1, prefix))

@@ -14,7 +14,16 @@ from string import Formatter
 
 from gql.relations import RelationName
 from services.casting import frames
-from services.db.predicates import asset_name_order, asset_order, chain_walk, owned, owns_project, shot_order
+from services.db.predicates import (
+    asset_name_order,
+    asset_order,
+    chain_walk,
+    frame_job_order,
+    frame_jobs,
+    owned,
+    owns_project,
+    shot_order,
+)
 
 # The DateTime scalar's serialisation (gql.scalars.serialize_datetime), done by PostgreSQL.
 DATETIME = "to_char({col} at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')"
@@ -175,6 +184,7 @@ TABLES: dict[str, str] = {
     "SceneAssetInstance": "scene_asset_instances",
     "ShotAssetAssignment": "shot_asset_assignments",
     "TransformationEvent": "transformation_events",
+    "ImageJob": "image_generation_jobs",
 }
 
 # The by-id loader that rebuilds an object of the type for a field the planner leaves to its
@@ -187,6 +197,7 @@ BY_ID_LOADER: dict[str, RelationName] = {
     "ProjectAsset": "asset",
     "SceneAssetInstance": "instance",
     "ShotAssetAssignment": "assignment",
+    "ImageJob": "image_job",
 }
 
 
@@ -373,6 +384,19 @@ FIELDS: dict[str, dict[str, Field]] = {
         "frameReferences": Relation(
             "FrameReferences", False, "from {c}_f {c}", with_=FRAME_REFERENCES_WITH
         ),
+        "startFrame": Relation(
+            "ImageJob", False, f"from image_generation_jobs {{c}} where {frame_jobs('{p}', '{c}', 'start')}",
+            frame_job_order("{c}"),
+        ),
+        "endFrame": Relation(
+            "ImageJob", False, f"from image_generation_jobs {{c}} where {frame_jobs('{p}', '{c}', 'end')}",
+            frame_job_order("{c}"),
+        ),
+    },
+    # Its plain columns are read as the catalogue says (a field without an entry here is left to
+    # its resolver until then).
+    "ImageJob": {
+        "referenceImages": _reference_images("reference_images"),
     },
     "FrameReferences": {
         "usesLegacyFallback": Column("not {t}.initialized"),

@@ -54,6 +54,32 @@ def shot_order(alias: str) -> str:
     return f"{alias}.shot_order, {alias}.shot_label"
 
 
+def previous_shot(shot: str) -> str:
+    """The id of the shot before `shot` in its scene's shot order (null for the first)."""
+    return (
+        f"(select prev_shot.id from shots prev_shot where prev_shot.scene_id = {shot}.scene_id"
+        f" and (prev_shot.shot_order, prev_shot.shot_label) < ({shot}.shot_order, {shot}.shot_label)"
+        " order by prev_shot.shot_order desc, prev_shot.shot_label desc limit 1)"
+    )
+
+
+def frame_jobs(shot: str, job: str, frame: str) -> str:
+    """The image jobs `job` that give shot `shot` its `frame` ('start' or 'end'): cancelled ones
+    left out; a continuing shot's start frame is the previous shot's end frame (docs/editing.md,
+    handoff). The newest by `frame_job_order` is the one shown."""
+    if frame == "end":
+        return f"{job}.shot_id = {shot}.id and {job}.job_type = 'end_frame' and {job}.status <> 'cancelled'"
+    return (
+        f"{job}.shot_id = case when {shot}.continues_from_previous then {previous_shot(shot)} else {shot}.id end"
+        f" and {job}.job_type = case when {shot}.continues_from_previous then 'end_frame' else 'start_frame' end"
+        f" and {job}.status <> 'cancelled'"
+    )
+
+
+def frame_job_order(job: str) -> str:
+    return f"{job}.created_at desc, {job}.id desc"
+
+
 def chain_walk(start: str, where: str | None = None) -> str:
     """The recursive CTE `walk (start_id, id, parent_id, depth, path)` from instances `start`
     up their inheritance links: depth 0 is the start, the root has the greatest depth.
