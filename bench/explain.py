@@ -34,8 +34,8 @@ async def compiled_sql(database: str, query: str, variables: dict[str, Any]) -> 
 
     from gql.app import create_app
     from gql.planner import executor
-    from services.auth import issue_token
-    from services.config import load_settings
+    from services.core.auth import issue_token
+    from services.core.config import load_settings
 
     settings = load_settings()
     token = issue_token(settings, film_module.OWNER, ttl_seconds=3600)
