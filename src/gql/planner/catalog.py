@@ -114,9 +114,15 @@ def _in(values: frozenset[str] | set[str]) -> str:
     return "(" + ", ".join(f"'{v}'" for v in sorted(values)) + ")"
 
 
-def _manifest(rows: str) -> Column:
-    line = _sql_text(frames.MANIFEST_LINE, {"position": "r.n::text", "name": "r.name", "type": "lower(r.asset_type)"})
-    return Column(f"(select coalesce(string_agg({line}, E'\\n' order by r.n), '') from {rows} r)")
+def _manifest(frame: str) -> Column:
+    """The manifest of the `frame` ('start' or 'end') images of `{t}_k`."""
+    line = _sql_text(
+        frames.MANIFEST_LINE, {"position": f"r.{frame}_n::text", "name": "r.name", "type": "lower(r.asset_type)"}
+    )
+    return Column(
+        f"(select coalesce(string_agg({line}, E'\\n' order by r.{frame}_n), '') from {{t}}_k r"
+        f" where r.{frame}_n is not null)"
+    )
 
 
 _DIRECTION = "case k.presence " + " ".join(
@@ -125,21 +131,28 @@ _DIRECTION = "case k.presence " + " ".join(
     for presence, template in sorted(frames.DIRECTIONS.items())
 ) + " end"
 
+_IMAGE = "(case when i.image_key_url <> '' then i.image_key_url else a.image_key_url end)"
+_END_IMAGE = f"(case when e.post_image_key_url <> '' then e.post_image_key_url else {_IMAGE} end)"
+_IN_START = f"x.presence in {_in(frames.START_FRAME)} and {_IMAGE} <> ''"
+_IN_END = f"x.presence in {_in(frames.END_FRAME)} and {_END_IMAGE} <> ''"
+
 # Shot.frameReferences, computed now from the shot's cast (services.casting.frames.frame_references,
 # the loader path's reference), once per shot in the `with` of its subquery: `{c}_k` is the
 # cast in asset order (the shot's assignments, or every scene asset THROUGHOUT under the
-# legacy fallback); an asset's image is the instance's, else the project asset's (an empty
-# string counts as none, as in Python); a transformation's post image replaces it in the end
-# frame only. `{c}_st` / `{c}_en` are the numbered start / end images.
+# legacy fallback), one row per asset, read in one pass: an asset's image is the instance's,
+# else the project asset's (an empty string counts as none, as in Python); a transformation's
+# post image replaces it in the end frame only; `start_n` / `end_n` number the assets with an
+# image in the start / end frame (null for the others).
 FRAME_REFERENCES_WITH = f"""{{c}}_f as (
         select {{p}}.id as shot_id,
                coalesce((select s.assignments_initialized from scenes s where s.id = {{p}}.scene_id), true)
                as initialized),
       {{c}}_k as (
         select i.id, i.project_asset_id, a.name, a.asset_type, i.effective_description,
-               case when i.image_key_url <> '' then i.image_key_url else a.image_key_url end as image,
-               x.presence, x.assignment_id, e.post_image_key_url as post_image,
-               row_number() over (order by {asset_order("a")}) as rank
+               {_IMAGE} as image, {_END_IMAGE} as end_image, x.presence, x.assignment_id,
+               row_number() over w as rank,
+               case when {_IN_START} then count(*) filter (where {_IN_START}) over w end as start_n,
+               case when {_IN_END} then count(*) filter (where {_IN_END}) over w end as end_n
           from (select x.scene_asset_instance_id as id, x.presence_type as presence, x.id as assignment_id
                   from shot_asset_assignments x
                  where x.shot_id = {{p}}.id and (select f.initialized from {{c}}_f f)
@@ -148,31 +161,25 @@ FRAME_REFERENCES_WITH = f"""{{c}}_f as (
                  where i.scene_id = {{p}}.scene_id and not (select f.initialized from {{c}}_f f)) x
           join scene_asset_instances i on i.id = x.id and i.scene_id = {{p}}.scene_id
           join project_assets a on a.id = i.project_asset_id
-          left join transformation_events e on e.shot_id = {{p}}.id and e.scene_asset_instance_id = i.id),
-      {{c}}_st as (
-        select k.*, row_number() over (order by k.rank) as n from {{c}}_k k
-         where k.presence in {_in(frames.START_FRAME)} and k.image <> ''),
-      {{c}}_en as (
-        select k.id, k.project_asset_id, k.name, k.asset_type, k.rank,
-               case when k.post_image <> '' then k.post_image else k.image end as image,
-               row_number() over (order by k.rank) as n
-          from {{c}}_k k
-         where k.presence in {_in(frames.END_FRAME)}
-           and (case when k.post_image <> '' then k.post_image else k.image end) <> '')"""
-
-# A numbered image of `{c}_st` / `{c}_en` as a ReferenceImage.
-FRAME_IMAGE: dict[str, Field] = {
-    "position": Column("{t}.n"),
-    "sceneAssetInstanceId": Column("{t}.id"),
-    "projectAssetId": Column("{t}.project_asset_id"),
-    "assetName": Column("{t}.name"),
-    "assetType": Column("upper({t}.asset_type)"),
-    "imageUrl": Column("{t}.image"),
-}
+          left join transformation_events e on e.shot_id = {{p}}.id and e.scene_asset_instance_id = i.id
+        window w as (order by {asset_order("a")}))"""
 
 
-def _frame_images(rows: str) -> Relation:
-    return Relation("ReferenceImage", True, f"from {{p}}_{rows} {{c}}", "{c}.n", fields=FRAME_IMAGE)
+def _frame_images(frame: str) -> Relation:
+    """The `frame` ('start' or 'end') images of `{p}_k` as ReferenceImage rows."""
+    image = "image" if frame == "start" else "end_image"
+    fields: dict[str, Field] = {
+        "position": Column(f"{{t}}.{frame}_n"),
+        "sceneAssetInstanceId": Column("{t}.id"),
+        "projectAssetId": Column("{t}.project_asset_id"),
+        "assetName": Column("{t}.name"),
+        "assetType": Column("upper({t}.asset_type)"),
+        "imageUrl": Column(f"{{t}}.{image}"),
+    }
+    return Relation(
+        "ReferenceImage", True, f"from {{p}}_k {{c}} where {{c}}.{frame}_n is not null", f"{{c}}.{frame}_n",
+        fields=fields,
+    )
 
 
 TABLES: dict[str, str] = {
@@ -400,10 +407,10 @@ FIELDS: dict[str, dict[str, Field]] = {
     },
     "FrameReferences": {
         "usesLegacyFallback": Column("not {t}.initialized"),
-        "startFrameManifest": _manifest("{t}_st"),
-        "startFrameImages": _frame_images("st"),
-        "endFrameManifest": _manifest("{t}_en"),
-        "endFrameImages": _frame_images("en"),
+        "startFrameManifest": _manifest("start"),
+        "startFrameImages": _frame_images("start"),
+        "endFrameManifest": _manifest("end"),
+        "endFrameImages": _frame_images("end"),
         "presenceDirections": Column(
             f"(select coalesce(json_agg({_DIRECTION} order by k.rank), '[]'::json) from {{t}}_k k"
             f" where k.presence in {_in(set(frames.DIRECTIONS))})"
