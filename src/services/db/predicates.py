@@ -80,14 +80,25 @@ def frame_job_order(job: str) -> str:
     return f"{job}.created_at desc, {job}.id desc"
 
 
-def chain_walk(start: str, where: str | None = None) -> str:
+def chain_walk(start: str, where: str | None = None, *, rows: bool = False) -> str:
     """The recursive CTE `walk (start_id, id, parent_id, depth, path)` from instances `start`
     up their inheritance links: depth 0 is the start, the root has the greatest depth.
 
     With `where`, the starting rows are the scene_asset_instances `start` that match it (a
     batch of chains); without, `start` is a row of the enclosing query (one correlated walk).
-    Cycles and depths past MAX_CHAIN_DEPTH end the walk.
+    With `rows` (a correlated walk only), `walk` also carries each instance's whole row as `r`,
+    so a reader needs no second lookup per link. Cycles and depths past MAX_CHAIN_DEPTH end the
+    walk.
     """
+    if rows:
+        assert where is None
+        return f"""walk (start_id, id, parent_id, depth, path, r) as (
+        select r0.id, r0.id, r0.inherited_from_instance_id, 0, array[r0.id], r0
+          from scene_asset_instances r0 where r0.id = {start}.id
+        union all
+        select w.start_id, x.id, x.inherited_from_instance_id, w.depth + 1, w.path || x.id, x
+          from walk w join scene_asset_instances x on x.id = w.parent_id
+         where x.id <> all(w.path) and w.depth < {MAX_CHAIN_DEPTH})"""
     source = f"\n          from scene_asset_instances {start} where {where}" if where else ""
     return f"""walk (start_id, id, parent_id, depth, path) as (
         select {start}.id, {start}.id, {start}.inherited_from_instance_id, 0, array[{start}.id]{source}
