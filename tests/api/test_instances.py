@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 from tests.support import Client
-from tests.support.film import Film, new_film
+from tests.support.film import Film, bulk_film, new_film
 
 INSTANCE_FIELDS = """
 id descriptionOverride imageKeyUrl statusTags carryForward effectiveDescription
@@ -380,29 +380,27 @@ async def test_racing_edits_with_the_same_expectation_one_wins(alice: Client) ->
     assert after["modificationCount"] == 5
 
 
-async def test_chains_of_a_whole_scene_cost_the_claims_and_one_statement(alice: Client, server: Any, statements: Any) -> None:
-    from sqlalchemy import text
+async def test_chains_of_a_whole_scene_cost_one_recursive_statement(
+    alice: Client, server: Any, database_url: str
+) -> None:
+    from sqlalchemy import event
 
-    film = await new_film(alice)
-    async with server.state.db.transaction(None) as conn:
-        await conn.execute(
-            text("""insert into project_assets (project_id, branch_id, name, asset_type, description, locked)
-                    select p.id, p.active_branch_id, 'asset ' || g, 'prop', 'd ' || g, true
-                      from projects p, generate_series(1, 25) g where p.id = :p"""),
-            {"p": film.project_id},
-        )
-    for n in range(1, 41):
-        await film.scene(n)
-        await inherit(alice, film.scenes[n])
-    statements.take()
-    data = await alice.data(
-        "query($id: UUID!) { scene(id: $id) { assetInstances { id chain { id scene { sceneNumber } } } } }",
-        {"id": film.scenes[40]})
-    # The claims and one statement, whose chain walk is one recursive query over every chain
-    # (docs/planner.md); the fast path sends it on the driver connection, so it is counted, not
-    # seen by SQLAlchemy's events.
-    sent = statements.take()
+    # 40 scenes of 25 instances each, every one inheriting from the prior scene's.
+    film = await bulk_film(database_url, str(alice.user_id), scenes=40, assets=25, shots=0)
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement)
+
+    engine = server.state.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        data = await alice.data(
+            "query($id: UUID!) { scene(id: $id) { assetInstances { id chain { id scene { sceneNumber } } } } }",
+            {"id": film.scenes[40]})
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
     chains = [i["chain"] for i in data["scene"]["assetInstances"]]
     assert len(chains) == 25 and all(len(c) == 40 for c in chains)
     assert all([link["scene"]["sceneNumber"] for link in c] == list(range(1, 41)) for c in chains)
-    assert sent == 2
+    assert sum("recursive" in s.lower() for s in seen) == 1
