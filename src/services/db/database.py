@@ -188,7 +188,7 @@ class Database:
             # No ping per checkout: SQLAlchemy's asyncpg ping is BEGIN, `;`, ROLLBACK, three round
             # trips on every unit of work (a fifth of a planned read's Python time). A connection
             # the database dropped fails its first statement instead, which answers
-            # SERVICE_UNAVAILABLE and invalidates the pool (docs/operations.md).
+            # SERVICE_UNAVAILABLE and invalidates the pool (docs/errors.md, SERVICE_UNAVAILABLE).
             pool_pre_ping=False,
             pool_recycle=1800,
             # A failing statement's error (and so its log line) never shows its parameters:
