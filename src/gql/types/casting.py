@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from gql.context import Info
+from gql.loaders import Loaders
 from gql.relations import handed_on, relations
 from gql.types.enums import AssetType, PresenceType
 from services.casting import assignments, frames
 
 if TYPE_CHECKING:
-    from gql.loaders import Loaders
     from gql.types.instances import SceneAssetInstance
     from gql.types.scenes import Shot
 

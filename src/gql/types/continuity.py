@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from gql.context import Info
+from gql.loaders import Loaders
 from gql.relations import RelationName, registered
 from services.continuity import report, rules
 from services.db import reads
 
 if TYPE_CHECKING:
-    from gql.loaders import Loaders
     from gql.types.instances import SceneAssetInstance
     from gql.types.scenes import Scene, Shot
 

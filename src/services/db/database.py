@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from services.core import request_context
 from services.core.config import Settings, load_settings
 from services.core.errors import BadUserInput, Conflict, DomainError, NotFound, ServiceUnavailable
+from services.db import embedded
 
 _CLAIMS = text(
     "select set_config('role', 'authenticated', true), "
@@ -51,8 +52,6 @@ def resolve_database_url(settings: Settings | None = None) -> str:
     settings = settings or load_settings()
     if settings.database_url:
         return normalize_url(settings.database_url)
-    from services.db import embedded
-
     return embedded.start(settings.data_dir)
 
 
