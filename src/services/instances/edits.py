@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.casting.assignments import lock_scene_writers
@@ -24,6 +24,7 @@ from services.core.errors import (
     TemporalParadox,
     not_found,
 )
+from services.core.omitted import OMITTED, Maybe
 from services.db.database import Database, retried
 from services.db.predicates import asset_order, owned
 from services.film.chains import lock_branch, repair_chains
@@ -302,18 +303,15 @@ async def create_scene_asset_instance(
 
 
 # Marks a field the client did not send (distinct from an explicit null).
-OMITTED: Any = object()
-
-
 @dataclass(frozen=True)
 class InstanceChanges:
     """Only the fields the client sent; OMITTED marks the others."""
 
-    description_override: Any = OMITTED
-    image_key_url: Any = OMITTED
-    status_tags: Any = OMITTED
-    carry_forward: Any = OMITTED
-    modification_reason: Any = OMITTED
+    description_override: Maybe[str | None] = OMITTED
+    image_key_url: Maybe[str | None] = OMITTED
+    status_tags: Maybe[Sequence[str] | None] = OMITTED
+    carry_forward: Maybe[bool | None] = OMITTED
+    modification_reason: Maybe[str | None] = OMITTED
 
 
 def _validated(changes: InstanceChanges) -> dict[str, Any]:
@@ -507,7 +505,9 @@ class ShotPresence:
     presence_type: str = "throughout"
 
 
-def added_state(ctx: Any, inherit_latest: bool, override: Any, tags: Any) -> dict[str, Any]:
+def added_state(
+    ctx: RowMapping, inherit_latest: bool, override: Maybe[str | None], tags: Maybe[Sequence[str]]
+) -> dict[str, Any]:
     """The new instance's state: the inheritance rule from the LATEST source (or the asset now),
     then a given override (OMITTED: keep; "" or null: none) or tag list replaces the inherited one."""
     source = ctx["source_id"] if inherit_latest else None
@@ -540,8 +540,8 @@ async def add_asset_to_scene(
     scene_id: uuid.UUID,
     project_asset_id: uuid.UUID,
     inherit_latest: bool = True,
-    description_override: Any = OMITTED,
-    status_tags: Any = OMITTED,
+    description_override: Maybe[str | None] = OMITTED,
+    status_tags: Maybe[Sequence[str]] = OMITTED,
     shots: Sequence[ShotPresence] = (),
 ) -> Any:
     """The instance and its shot assignments in one transaction (the drawer's shot checklist).
@@ -549,8 +549,10 @@ async def add_asset_to_scene(
     A never-initialised scene given shots is first populated (THROUGHOUT for every other asset
     in every shot), so the other assets keep the frames the legacy fallback gave them.
     """
-    override = OMITTED if description_override is OMITTED else validation.normalize_override(description_override)
-    tags = OMITTED if status_tags is OMITTED else validation.normalize_tags(status_tags)
+    override: Maybe[str | None] = (
+        OMITTED if description_override is OMITTED else validation.normalize_override(description_override)
+    )
+    tags: Maybe[Sequence[str]] = OMITTED if status_tags is OMITTED else validation.normalize_tags(status_tags)
     validation.list_size("shots", shots)
     for n, entry in enumerate(shots):
         if entry.presence_type not in PRESENCES:
