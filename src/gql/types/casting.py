@@ -12,8 +12,9 @@ import strawberry
 from gql.context import Info
 from gql.loaders import Loaders
 from gql.relations import handed_on, relations
-from gql.types.enums import AssetType, PresenceType
+from gql.types.enums import AssetType, PresenceType, raw
 from services.casting import assignments, frames
+from services.db.rows import AssignmentRow, TransformationEventRow
 
 if TYPE_CHECKING:
     from gql.types.instances import SceneAssetInstance
@@ -34,10 +35,10 @@ class ShotAssetAssignment:
     scene_asset_instance_id: strawberry.Private[uuid.UUID]
 
     @classmethod
-    def from_row(cls, row: Any) -> ShotAssetAssignment:
+    def from_row(cls, row: AssignmentRow) -> ShotAssetAssignment:
         return cls(
             id=row["id"],
-            presence_type=row["presence_type"],
+            presence_type=raw(PresenceType, row["presence_type"]),
             created_at=row["created_at"],
             updated_at=row["updated_at"],
             shot_id=row["shot_id"],
@@ -106,7 +107,7 @@ class TransformationEvent:
     scene_asset_instance_id: strawberry.Private[uuid.UUID]
 
     @classmethod
-    def from_row(cls, row: Any) -> TransformationEvent:
+    def from_row(cls, row: TransformationEventRow) -> TransformationEvent:
         return cls(
             id=row["id"],
             post_description=row["post_description"],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -18,9 +18,10 @@ from gql.types.continuity import (
     continuity_warnings,
     status_tag_suggestions,
 )
-from gql.types.enums import AssetType, StageStatus
+from gql.types.enums import AssetType, StageStatus, raw
 from gql.types.revisions import InstanceRevision, asset_revisions
 from services.db import reads
+from services.db.rows import AssetRow, BranchRow, ProjectRow
 from services.images import event_stream
 from services.revisions import history
 
@@ -57,7 +58,7 @@ class Project:
     active_branch_id: strawberry.Private[uuid.UUID]
 
     @classmethod
-    def from_row(cls, row: Any) -> Project:
+    def from_row(cls, row: ProjectRow) -> Project:
         return cls(
             id=row["id"],
             title=row["title"],
@@ -93,7 +94,7 @@ class Branch:
     forked_from_branch_id: strawberry.Private[uuid.UUID | None]
 
     @classmethod
-    def from_row(cls, row: Any) -> Branch:
+    def from_row(cls, row: BranchRow) -> Branch:
         return cls(
             id=row["id"],
             name=row["name"],
@@ -156,11 +157,11 @@ class ProjectAsset:
     branch_id: strawberry.Private[uuid.UUID]
 
     @classmethod
-    def from_row(cls, row: Any) -> ProjectAsset:
+    def from_row(cls, row: AssetRow) -> ProjectAsset:
         return cls(
             id=row["id"],
             name=row["name"],
-            asset_type=row["asset_type"],
+            asset_type=raw(AssetType, row["asset_type"]),
             description=row["description"],
             image_key_url=row["image_key_url"],
             visual_style_capsule_id=row["visual_style_capsule_id"],

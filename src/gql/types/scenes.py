@@ -24,8 +24,9 @@ from gql.types.continuity import (
     continuity_warnings,
     shot_readiness,
 )
-from gql.types.enums import AssetType, TimeOfDay
+from gql.types.enums import AssetType, TimeOfDay, raw
 from gql.types.projects import Branch, StageLock
+from services.db.rows import SceneRow, ShotRow
 from services.film import stages
 
 if TYPE_CHECKING:
@@ -75,7 +76,7 @@ class Scene:
     stage_locks_raw: strawberry.Private[dict[str, Any]]
 
     @classmethod
-    def from_row(cls, row: Any) -> Scene:
+    def from_row(cls, row: SceneRow) -> Scene:
         return cls(
             id=row["id"],
             scene_number=row["scene_number"],
@@ -84,7 +85,7 @@ class Scene:
             status=row["status"],
             end_state_summary=row["end_state_summary"],
             story_day=row["story_day"],
-            time_of_day=row["time_of_day"],
+            time_of_day=None if row["time_of_day"] is None else raw(TimeOfDay, row["time_of_day"]),
             updated_at=row["updated_at"],
             branch_id=row["branch_id"],
             stage_locks_raw=row["stage_locks"],
@@ -174,7 +175,7 @@ class Shot:
     end_frame_reference_image_order_raw: strawberry.Private[list[Any]]
 
     @classmethod
-    def from_row(cls, row: Any) -> Shot:
+    def from_row(cls, row: ShotRow) -> Shot:
         return cls(
             id=row["id"],
             shot_label=row["shot_label"],

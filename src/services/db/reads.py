@@ -7,10 +7,11 @@ top of row-level security.
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any
 
+from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import TextClause
 
@@ -23,6 +24,7 @@ from services.db.predicates import (
     shot_order,
     typed,
 )
+from services.db.rows import ProjectRow, all_rows
 
 KEYS = ":keys"
 ASSET_ORDER = asset_order("a")
@@ -140,9 +142,12 @@ _READS: dict[str, str] = {
 _COMPILED: dict[str, TextClause] = {name: typed(sql) for name, sql in _READS.items()}
 
 
-async def read_many(conn: AsyncConnection, uid: str, name: str, keys: Sequence[Any]) -> dict[Any, list[Any]]:
-    """Rows of relation `name` for every key, grouped by key, each group in list order."""
-    grouped: dict[Any, list[Any]] = defaultdict(list)
+async def read_many(
+    conn: AsyncConnection, uid: str, name: str, keys: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[RowMapping]]:
+    """Rows of relation `name` for every key, grouped by key, each group in list order (the
+    relation's row type of services.db.rows, plus `_key`)."""
+    grouped: dict[uuid.UUID, list[RowMapping]] = defaultdict(list)
     result = await conn.execute(_COMPILED[name], {"keys": list(keys), "uid": uid})
     for row in result.mappings():
         grouped[row["_key"]].append(row)
@@ -152,9 +157,9 @@ async def read_many(conn: AsyncConnection, uid: str, name: str, keys: Sequence[A
 _VIEWER_PROJECTS = typed(f"select * from projects where {owns_project()} order by created_at desc, id desc")
 
 
-async def viewer_projects(conn: AsyncConnection, uid: str) -> list[Any]:
+async def viewer_projects(conn: AsyncConnection, uid: str) -> list[ProjectRow]:
     result = await conn.execute(
         _VIEWER_PROJECTS,
         {"uid": uid},
     )
-    return list(result.mappings())
+    return all_rows(result, ProjectRow)

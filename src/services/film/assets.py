@@ -13,11 +13,12 @@ from services.core import validation
 from services.core.errors import BadUserInput, not_found
 from services.db.database import Database
 from services.db.predicates import asset_name_order, owned, typed
+from services.db.rows import AssetRow, AssetType, BranchRow, all_rows, first_row
 from services.film.chains import lock_branch, repair_chains
 from services.film.projects import owned_branch
 from services.film.stages import invalidate_frames
 
-ASSET_TYPES = ("character", "location", "prop")
+ASSET_TYPES: tuple[AssetType, ...] = ("character", "location", "prop")
 
 _INSERT = text(
     f"""
@@ -93,7 +94,7 @@ async def create_project_asset(
     description: str,
     image_key_url: str | None = None,
     visual_style_capsule_id: str | None = None,
-) -> Any:
+) -> AssetRow:
     validation.short_text("name", name)
     if asset_type not in ASSET_TYPES:
         raise BadUserInput("assetType must be CHARACTER, LOCATION or PROP")
@@ -111,13 +112,13 @@ async def create_project_asset(
         "capsule": visual_style_capsule_id,
     }
     async with db.transaction(uid) as conn:
-        row = (await conn.execute(_INSERT, params)).mappings().first()
+        row = first_row(await conn.execute(_INSERT, params), AssetRow)
     if row is None:
         raise not_found("branch", branch_id)
     return row
 
 
-async def update_project_asset(db: Database, uid: str, asset_id: uuid.UUID, changes: dict[str, Any]) -> Any:
+async def update_project_asset(db: Database, uid: str, asset_id: uuid.UUID, changes: dict[str, Any]) -> AssetRow:
     """`changes` holds only the fields given; the version grows (trigger) when description or
     image really change."""
     if "name" in changes:
@@ -140,15 +141,16 @@ async def update_project_asset(db: Database, uid: str, asset_id: uuid.UUID, chan
                 f"update project_assets a set {assignments} "
                 f"where a.id = :id and {owned('a')} and ({differs}) returning a.*"
             )
-            row = (await conn.execute(sql, {"id": asset_id, "uid": uid, **changes})).mappings().first()
+            row = first_row(await conn.execute(sql, {"id": asset_id, "uid": uid, **changes}), AssetRow)
             if row is not None:
                 return row
-        row = (
+        row = first_row(
             await conn.execute(
                 text(f"select a.* from project_assets a where a.id = :id and {owned('a')}"),
                 {"id": asset_id, "uid": uid},
-            )
-        ).mappings().first()
+            ),
+            AssetRow,
+        )
     if row is None:
         raise not_found("project asset", asset_id)
     return row
@@ -156,14 +158,13 @@ async def update_project_asset(db: Database, uid: str, asset_id: uuid.UUID, chan
 
 async def lock_project_assets(
     db: Database, uid: str, branch_id: uuid.UUID, ids: Sequence[uuid.UUID] | None
-) -> list[Any]:
+) -> list[AssetRow]:
     if ids is not None:
         validation.list_size("ids", ids)
     async with db.transaction(uid) as conn:
         await owned_branch(conn, uid, branch_id)
         if ids is None:
-            rows = (await conn.execute(_LOCK_ALL, {"branch_id": branch_id, "uid": uid})).mappings().all()
-            return list(rows)
+            return all_rows(await conn.execute(_LOCK_ALL, {"branch_id": branch_id, "uid": uid}), AssetRow)
         wanted = list(dict.fromkeys(ids))
         found = {
             r["id"]: r["branch_id"]
@@ -175,13 +176,13 @@ async def lock_project_assets(
         for asset_id in wanted:
             if found[asset_id] != branch_id:
                 raise BadUserInput(f"ids: project asset {asset_id} is not of branch {branch_id}")
-        rows = (
-            await conn.execute(_LOCK_SOME, {"ids": wanted, "branch_id": branch_id, "uid": uid})
-        ).mappings().all()
-    return list(rows)
+        rows = all_rows(
+            await conn.execute(_LOCK_SOME, {"ids": wanted, "branch_id": branch_id, "uid": uid}), AssetRow
+        )
+    return rows
 
 
-async def lock_visual_style(db: Database, uid: str, branch_id: uuid.UUID, capsule_id: str) -> Any:
+async def lock_visual_style(db: Database, uid: str, branch_id: uuid.UUID, capsule_id: str) -> BranchRow:
     validation.short_text("capsuleId", capsule_id)
     async with db.transaction(uid) as conn:
         branch = await owned_branch(conn, uid, branch_id)
