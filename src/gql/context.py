@@ -13,6 +13,7 @@ from starlette.websockets import WebSocket
 
 from gql.documents import Documents
 from gql.loaders import Loaders
+from gql.planner.fast_path import FastPath
 from services.casting.prompts import PromptWriter
 from services.core import auth
 from services.core.config import DEV_USER_ID, Settings
@@ -40,6 +41,8 @@ class AppState:
     metrics: Metrics | None = None
     # Persisted and trusted documents (gql.documents).
     documents: Documents | None = None
+    # The HTTP fast path of fully planned queries (gql.planner.fast_path), when it is served.
+    fast_path: FastPath | None = None
 
 
 @dataclass
