@@ -21,8 +21,8 @@ from gql.types.continuity import (
 )
 from gql.types.enums import AssetType, StageStatus
 from gql.types.revisions import InstanceRevision, asset_revisions
-from services.db import reads
 from services.db.rows import AssetRow, BranchRow, ProjectRow
+from services.film.reads import viewer_projects
 from services.images import event_stream
 from services.revisions import history
 
@@ -42,7 +42,7 @@ class Viewer:
     async def projects(self, info: Info) -> list[Project]:
         ctx = info.context
         async with ctx.db.transaction(ctx.uid) as conn:
-            rows = await reads.viewer_projects(conn, ctx.uid)
+            rows = await viewer_projects(conn, ctx.uid)
         loader = ctx.loaders.one("project")
         projects = [Project.from_row(r) for r in rows]
         for project in projects:
