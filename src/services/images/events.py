@@ -267,7 +267,7 @@ class JobEvents:
         finally:
             self._feeds.discard(feed)
 
-    def _on_notify(self, _conn: Any, _pid: int, _channel: str, _payload: str) -> None:
+    def _on_notify(self, _conn: asyncpg.Connection, _pid: int, _channel: str, _payload: str) -> None:
         self._wake.set()
 
     def _dispatch(self, event: JobEvent) -> None:

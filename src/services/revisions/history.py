@@ -22,10 +22,10 @@ from services.core import validation
 from services.core.errors import BadUserInput, Conflict, not_found
 from services.db.database import Database
 from services.db.predicates import asset_order, owned
-from services.db.rows import InstanceRow, Json, RevisionRow, all_rows, first_row, one_row
+from services.db.rows import InstanceRow, Json, RevisionKind, RevisionRow, all_rows, first_row, one_row
 from services.film.stages import invalidate_frames
 
-KINDS = (
+KINDS: tuple[RevisionKind, ...] = (
     "bootstrapped", "inherited", "created", "forked", "updated", "resynced", "image_generated",
     "propagated", "reverted", "deleted",
 )
