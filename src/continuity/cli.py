@@ -1,4 +1,8 @@
-"""`continuity`: serve, migrate, worker, export-schema, token, demo."""
+"""`continuity`: serve, migrate, worker, export-schema, token, demo.
+
+Each subcommand imports what only it needs inside its function (the GraphQL stack, uvicorn,
+the worker, the demo), so that `continuity token` or `continuity migrate` starts without
+loading strawberry and the schema. tests/test_imports.py allows local imports here only."""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from typing import Any
 from services.core import logs
 from services.core.config import DEV_USER_ID, Settings, load_settings
 from services.db import migrations
+from services.db.database import resolve_database_url
 
 log = logging.getLogger("continuity")
 
@@ -31,8 +36,6 @@ def _exit_on_signals() -> None:
 
 
 def _database(settings: Settings, migrate: bool) -> str:
-    from services.db.database import resolve_database_url
-
     url = resolve_database_url(settings)
     if migrate:
         migrations.upgrade(url)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Any
 
 from continuity import demo_report
 from services.casting import assignments, generation
@@ -13,6 +12,7 @@ from services.casting.assignments import AssignmentEntry
 from services.casting.prompts import TemplatePromptWriter
 from services.core.config import Settings
 from services.db.database import Database
+from services.db.rows import InstanceRow
 from services.film import assets, projects, scenes, stages
 from services.images import jobs
 from services.images.providers import provider_from_settings
@@ -72,7 +72,7 @@ async def load_demo(database_url: str, user_id: str, *, settings: Settings, publ
         await assets.lock_visual_style(db, user_id, branch_id, "storm-noir")
         scene_rows = []
         all_instances: list[uuid.UUID] = []
-        scene2_mara: dict[str, Any] = {}
+        scene2_mara: InstanceRow | None = None
         for number, slug, script, end in (
             (1, "storm-rising", "Mara climbs the tower as the storm rises.", "Mara is soaked."),
             (2, "the-rescue", "Mara pulls Tom from the surf.", "Tom is safe, Mara's coat is torn."),
@@ -124,6 +124,7 @@ async def load_demo(database_url: str, user_id: str, *, settings: Settings, publ
         await stages.set_scene_stage_status(db, user_id, scene_rows[1]["id"], 9, "locked")
     finally:
         await db.dispose()
+    assert scene2_mara is not None  # scene 2 inherits Mara
     return [
         f"project   {project['id']}",
         f"branch    {branch_id}",

@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 import orjson
+import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -204,8 +205,6 @@ class ContinuityGraphQL(GraphQL):
 
 async def serve_metrics(app: Starlette, host: str, port: int) -> Callable[[], Awaitable[None]]:
     """`/metrics` alone on its own port (CONTINUITY_METRICS_PORT), e.g. reachable only by Prometheus."""
-    import uvicorn
-
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off"))
     task = asyncio.create_task(server.serve(), name="continuity-metrics")
     while not server.started:

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
 import strawberry
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
 
+from gql.documents import Documents
 from gql.loaders import Loaders
+from gql.planner.fast_path import FastPath
+from services.casting.prompts import PromptWriter
 from services.core import auth
 from services.core.config import DEV_USER_ID, Settings
 from services.core.errors import Unauthenticated
+from services.core.metrics import Metrics
 from services.db.database import Database
+from services.images.events import JobEvents, Position
 
 
 @dataclass
@@ -23,24 +32,24 @@ class AppState:
     dev_auth: bool
     public_url: str
     # The image-job event hub (LISTEN/NOTIFY fan-out), when the app runs one.
-    events: Any = None
+    events: JobEvents | None = None
     # The PromptWriter of generateShotPrompts; made from settings.prompt_writer on first use.
-    prompt_writer: Any = None
+    prompt_writer: PromptWriter | None = None
     # Whether plannable selections are answered by one compiled statement (gql.planner).
     planner: bool = True
     # The process's Prometheus metrics (services.core.metrics), when the app keeps them.
-    metrics: Any = None
+    metrics: Metrics | None = None
     # Persisted and trusted documents (gql.documents).
-    documents: Any = None
+    documents: Documents | None = None
     # The HTTP fast path of fully planned queries (gql.planner.fast_path), when it is served.
-    fast_path: Any = None
+    fast_path: FastPath | None = None
 
 
 @dataclass
 class Context:
     app: AppState
-    request: Any = None
-    response: Any = None
+    request: Request | WebSocket | None = None
+    response: Response | WebSocket | None = None
     authorization: str | None = None
     connection_params: dict[str, Any] | None = None
     # Set when the query planner answered a field of this request (metrics).
@@ -50,7 +59,7 @@ class Context:
     _resolved: bool = field(default=False, init=False)
     _loaders: Loaders | None = field(default=None, init=False)
     # Project.jobEventsCursor of this operation: one read however many projects ask for it.
-    job_events_cursor: Any = field(default=None, init=False)
+    job_events_cursor: asyncio.Future[Position] | None = field(default=None, init=False)
 
     @property
     def db(self) -> Database:

@@ -6,14 +6,32 @@ fetched, so a later `{ scene { ... } }` of a row already read costs nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiodataloader import DataLoader
+from sqlalchemy import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import TextClause
 
 from gql.relations import RelationName, ValueRelation, registered
-from services.db import reads
+from services.casting.reads import READS as CASTING_READS
+from services.db.batches import read_batch
 from services.db.database import Database
+from services.film.reads import READS as FILM_READS
+from services.images.reads import READS as IMAGE_READS
+from services.instances.reads import READS as INSTANCE_READS
+
+# Which domain's read answers each relation (services.<domain>.reads).
+READS: dict[str, TextClause] = {**FILM_READS, **INSTANCE_READS, **CASTING_READS, **IMAGE_READS}
+
+
+async def read_relation(
+    conn: AsyncConnection, uid: str, relation: RelationName | ValueRelation, keys: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[RowMapping]]:
+    """The rows of `relation` for every key, grouped by key, in list order."""
+    return await read_batch(conn, uid, READS[relation], keys)
 
 
 class Loaders:
@@ -27,7 +45,7 @@ class Loaders:
 
         async def batch(keys: list[Any]) -> list[Any]:
             async with self.db.transaction(self.uid) as conn:
-                grouped = await reads.read_many(conn, self.uid, relation, keys)
+                grouped = await read_relation(conn, self.uid, relation, keys)
             if single:
                 return [build(rows[0]) if (rows := grouped.get(k)) else None for k in keys]
             answers = [[build(row) for row in grouped.get(k, ())] for k in keys]
@@ -64,7 +82,7 @@ class Loaders:
 
             async def batch(keys: list[Any]) -> list[Any]:
                 async with self.db.transaction(self.uid) as conn:
-                    grouped = await reads.read_many(conn, self.uid, relation, keys)
+                    grouped = await read_relation(conn, self.uid, relation, keys)
                 return [rows[0][column] if (rows := grouped.get(k)) else default for k in keys]
 
             loader = self._loaders[key] = DataLoader(batch)

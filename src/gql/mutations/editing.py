@@ -14,9 +14,10 @@ from gql.types.enums import InheritFrom, PresenceType, TimeOfDay
 from gql.types.instances import DeletePayload, SceneAssetInstance
 from gql.types.projects import Branch, Project
 from gql.types.scenes import Scene, Shot
+from services.core.omitted import OMITTED
 from services.film import assets, forks, projects, scenes
 from services.instances import edits
-from services.instances.edits import OMITTED, ShotPresence
+from services.instances.edits import ShotPresence
 
 
 @strawberry.input

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from typing import TypeVar
 
 import strawberry
 
 from gql.context import Info
 from gql.inputs import optional
 from gql.types.instances import DeletePayload, InheritSceneAssetsPayload, SceneAssetInstance
+from services.core.omitted import OMITTED, Maybe
 from services.instances import edits
 from services.instances.edits import InstanceChanges
 
@@ -34,8 +36,11 @@ class UpdateSceneAssetInstanceInput:
     modification_reason: str | None = strawberry.UNSET
 
 
-def _sent(value: object) -> object:
-    return edits.OMITTED if value is strawberry.UNSET else value
+T = TypeVar("T")
+
+
+def _sent(value: T) -> Maybe[T]:
+    return OMITTED if value is strawberry.UNSET else value
 
 
 @strawberry.type

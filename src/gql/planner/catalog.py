@@ -1,6 +1,6 @@
 """What the planner knows of the table-backed types: each field's SQL, each relation's rows and
 order. The one place in the GraphQL layer that speaks SQL; the loader path in
-`services.db.reads` stays the reference. Both build their ownership, orders and chain walk from
+`services.<domain>.reads` stays the reference. Both build their ownership, orders and chain walk from
 `services.db.predicates`, so every list here orders as the loaders' does by construction.
 
 Plain columns have no entry: a field named like a column of its type's table (`TABLES`, from

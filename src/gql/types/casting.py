@@ -10,13 +10,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from gql.context import Info
+from gql.loaders import Loaders
 from gql.relations import handed_on, relations
 from gql.rows import from_columns
 from gql.types.enums import AssetType, PresenceType
 from services.casting import assignments, frames
+from services.db.rows import AssignmentRow, TransformationEventRow
 
 if TYPE_CHECKING:
-    from gql.loaders import Loaders
     from gql.types.instances import SceneAssetInstance
     from gql.types.scenes import Shot
 
@@ -35,7 +36,7 @@ class ShotAssetAssignment:
     scene_asset_instance_id: strawberry.Private[uuid.UUID]
 
     @classmethod
-    def from_row(cls, row: Any) -> ShotAssetAssignment:
+    def from_row(cls, row: AssignmentRow) -> ShotAssetAssignment:
         return from_columns(cls, row)
 
     @strawberry.field
@@ -100,7 +101,7 @@ class TransformationEvent:
     scene_asset_instance_id: strawberry.Private[uuid.UUID]
 
     @classmethod
-    def from_row(cls, row: Any) -> TransformationEvent:
+    def from_row(cls, row: TransformationEventRow) -> TransformationEvent:
         return from_columns(cls, row)
 
     @strawberry.field

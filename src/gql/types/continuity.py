@@ -10,12 +10,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from gql.context import Info
+from gql.loaders import Loaders, read_relation
 from gql.relations import RelationName, registered
 from services.continuity import report, rules
-from services.db import reads
 
 if TYPE_CHECKING:
-    from gql.loaders import Loaders
     from gql.types.instances import SceneAssetInstance
     from gql.types.scenes import Scene, Shot
 
@@ -96,7 +95,7 @@ def _warnings_by(loaders: Loaders, scope: str) -> Any:
                 "instance": {s.warning.scene_asset_instance_id for s in found if s.warning.scene_asset_instance_id},
             }
             rows = {
-                kind: await reads.read_many(conn, loaders.uid, _TARGETS[kind], list(ids)) if ids else {}
+                kind: await read_relation(conn, loaders.uid, _TARGETS[kind], list(ids)) if ids else {}
                 for kind, ids in wanted.items()
             }
         objects: dict[str, dict[uuid.UUID, Any]] = {}

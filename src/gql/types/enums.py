@@ -2,8 +2,17 @@
 values and graphql-core maps them to names without building Enum members."""
 
 from enum import Enum
+from typing import TypeVar, cast
 
 import strawberry
+
+E = TypeVar("E", bound=Enum)
+
+
+def raw(enum: type[E], value: str) -> E:
+    """A column value given to a field typed as `enum`, as it is (see above): the one place the
+    types are told so."""
+    return cast(E, value)
 
 
 @strawberry.enum

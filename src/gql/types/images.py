@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
 
 import strawberry
 
 from gql.relations import relations
 from gql.types.casting import ReferenceImage
-from gql.types.enums import ImageJobStatus, ImageJobType
+from gql.types.enums import ImageJobStatus, ImageJobType, raw
+from services.db.rows import JobRow
 from services.images.events import JobEvent
 
 
@@ -41,11 +41,11 @@ class ImageJob:
     project_id: strawberry.Private[uuid.UUID]
 
     @classmethod
-    def from_row(cls, row: Any) -> ImageJob:
+    def from_row(cls, row: JobRow) -> ImageJob:
         return cls(
             id=row["id"],
-            job_type=row["job_type"],
-            status=row["status"],
+            job_type=raw(ImageJobType, row["job_type"]),
+            status=raw(ImageJobStatus, row["status"]),
             prompt=row["prompt"],
             width=row["width"],
             height=row["height"],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -15,6 +15,7 @@ from gql.types.enums import InheritanceSource
 from gql.types.projects import ProjectAsset
 from gql.types.revisions import InstanceRevision, StateDiff, diffs_from_source, instance_revisions
 from services.core.errors import Conflict
+from services.db.rows import InstanceRow
 from services.revisions import history
 
 if TYPE_CHECKING:
@@ -51,7 +52,7 @@ class SceneAssetInstance:
     base_version: strawberry.Private[int]
 
     @classmethod
-    def from_row(cls, row: Any) -> SceneAssetInstance:
+    def from_row(cls, row: InstanceRow) -> SceneAssetInstance:
         return from_columns(cls, row, status_tags=list(row["status_tags"] or ()))
 
     @strawberry.field

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -21,7 +21,8 @@ from gql.types.continuity import (
 )
 from gql.types.enums import AssetType, StageStatus
 from gql.types.revisions import InstanceRevision, asset_revisions
-from services.db import reads
+from services.db.rows import AssetRow, BranchRow, ProjectRow
+from services.film.reads import viewer_projects
 from services.images import event_stream
 from services.revisions import history
 
@@ -41,7 +42,7 @@ class Viewer:
     async def projects(self, info: Info) -> list[Project]:
         ctx = info.context
         async with ctx.db.transaction(ctx.uid) as conn:
-            rows = await reads.viewer_projects(conn, ctx.uid)
+            rows = await viewer_projects(conn, ctx.uid)
         loader = ctx.loaders.one("project")
         projects = [Project.from_row(r) for r in rows]
         for project in projects:
@@ -58,7 +59,7 @@ class Project:
     active_branch_id: strawberry.Private[uuid.UUID]
 
     @classmethod
-    def from_row(cls, row: Any) -> Project:
+    def from_row(cls, row: ProjectRow) -> Project:
         return from_columns(cls, row)
 
     @strawberry.field
@@ -89,7 +90,7 @@ class Branch:
     forked_from_branch_id: strawberry.Private[uuid.UUID | None]
 
     @classmethod
-    def from_row(cls, row: Any) -> Branch:
+    def from_row(cls, row: BranchRow) -> Branch:
         return from_columns(cls, row)
 
     @strawberry.field(description="The branch this one was forked from, if any.")
@@ -147,7 +148,7 @@ class ProjectAsset:
     branch_id: strawberry.Private[uuid.UUID]
 
     @classmethod
-    def from_row(cls, row: Any) -> ProjectAsset:
+    def from_row(cls, row: AssetRow) -> ProjectAsset:
         return from_columns(cls, row)
 
     @strawberry.field(description="This asset's instances, ordered by scene number.")

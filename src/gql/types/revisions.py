@@ -11,6 +11,8 @@ import strawberry
 from aiodataloader import DataLoader
 
 from gql.context import Info
+from gql.types.enums import raw
+from services.db.rows import RevisionRow
 from services.revisions import history
 
 if TYPE_CHECKING:
@@ -80,11 +82,11 @@ class InstanceRevision:
     created_at: datetime
 
     @classmethod
-    def from_row(cls, row: Any) -> InstanceRevision:
+    def from_row(cls, row: RevisionRow) -> InstanceRevision:
         return cls(
             id=row["id"],
             number=row["number"],
-            kind=row["kind"],
+            kind=raw(RevisionKind, row["kind"]),
             scene_asset_instance_id=row["scene_asset_instance_id"],
             scene_id=row["scene_id"],
             project_asset_id=row["project_asset_id"],

@@ -27,6 +27,7 @@ from gql.types.continuity import (
 )
 from gql.types.enums import AssetType, TimeOfDay
 from gql.types.projects import Branch, StageLock
+from services.db.rows import SceneRow, ShotRow
 from services.film import stages
 
 if TYPE_CHECKING:
@@ -76,7 +77,7 @@ class Scene:
     stage_locks_raw: strawberry.Private[dict[str, Any]]
 
     @classmethod
-    def from_row(cls, row: Any) -> Scene:
+    def from_row(cls, row: SceneRow) -> Scene:
         return from_columns(cls, row, stage_locks_raw=row["stage_locks"])
 
     @strawberry.field
@@ -163,7 +164,7 @@ class Shot:
     end_frame_reference_image_order_raw: strawberry.Private[list[Any]]
 
     @classmethod
-    def from_row(cls, row: Any) -> Shot:
+    def from_row(cls, row: ShotRow) -> Shot:
         return from_columns(
             cls,
             row,

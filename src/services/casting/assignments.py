@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -23,6 +23,14 @@ from services.core import validation
 from services.core.errors import BadUserInput, Conflict, not_found
 from services.db.database import Database
 from services.db.predicates import asset_order, owned, typed
+from services.db.rows import (
+    AssignmentRow,
+    PresenceType,
+    TransformationEventRow,
+    all_rows,
+    first_row,
+    one_row,
+)
 from services.film.stages import invalidate_frames
 
 # Every assignment writer of a scene takes this lock first, so they run one after another and
@@ -199,14 +207,21 @@ class AutoPopulation:
     existing: int
 
 
-def _presence(field: str, value: str) -> str:
-    if value not in frames.PRESENCES:
-        raise BadUserInput(f"{field} must be THROUGHOUT, ENTERS, EXITS or PASSES_THROUGH")
-    return value
+def _presence(field: str, value: str) -> PresenceType:
+    for presence in frames.PRESENCES:
+        if value == presence:
+            return presence
+    raise BadUserInput(f"{field} must be THROUGHOUT, ENTERS, EXITS or PASSES_THROUGH")
 
 
-async def _locked_scene(conn: AsyncConnection, uid: str, scene_id: uuid.UUID) -> Any:
-    scene = (await conn.execute(_LOCK_SCENE, {"id": scene_id, "uid": uid})).mappings().first()
+class _LockedScene(TypedDict):
+    id: uuid.UUID
+    project_id: uuid.UUID
+    assignments_initialized: bool
+
+
+async def _locked_scene(conn: AsyncConnection, uid: str, scene_id: uuid.UUID) -> _LockedScene:
+    scene = first_row(await conn.execute(_LOCK_SCENE, {"id": scene_id, "uid": uid}), _LockedScene)
     if scene is None:
         raise not_found("scene", scene_id)
     return scene
@@ -253,7 +268,7 @@ def _first_offence(scene_id: uuid.UUID, entries: Sequence[AssignmentEntry], foun
 
 async def create_shot_asset_assignments(
     db: Database, uid: str, scene_id: uuid.UUID, entries: Sequence[AssignmentEntry]
-) -> list[Any]:
+) -> list[AssignmentRow]:
     """All or nothing; the rows come back in the order of `entries`."""
     validation.list_size("assignments", entries)
     presences = [_presence(f"assignments[{n}].presenceType", e.presence_type) for n, e in enumerate(entries)]
@@ -269,7 +284,7 @@ async def create_shot_asset_assignments(
         offence = _first_offence(scene_id, entries, found)
         if offence is not None:
             raise offence
-        rows = (
+        rows = all_rows(
             await conn.execute(
                 _INSERT,
                 {
@@ -279,8 +294,9 @@ async def create_shot_asset_assignments(
                     "instances": instances,
                     "presences": presences,
                 },
-            )
-        ).mappings().all()
+            ),
+            AssignmentRow,
+        )
         # Read before the writer lock was held: a stale `false` only costs a no-op update.
         if not scene["assignments_initialized"]:
             await conn.execute(_MARK_INITIALISED, {"scene_id": scene_id})
@@ -295,12 +311,12 @@ async def update_shot_asset_assignment(
     assignment_id: uuid.UUID,
     presence_type: str,
     expected_updated_at: datetime | None = None,
-) -> Any:
+) -> AssignmentRow:
     """An update to the same presence changes nothing (and outdates nothing)."""
     presence = _presence("presenceType", presence_type)
     async with db.transaction(uid) as conn:
         await _lock_scene_of(conn, uid, assignment_id)
-        current = (await conn.execute(_FOR_UPDATE, {"id": assignment_id, "uid": uid})).mappings().first()
+        current = first_row(await conn.execute(_FOR_UPDATE, {"id": assignment_id, "uid": uid}), AssignmentRow)
         if current is None:
             raise not_found("shot asset assignment", assignment_id)
         if expected_updated_at is not None and current["updated_at"] != expected_updated_at:
@@ -310,7 +326,7 @@ async def update_shot_asset_assignment(
             )
         if current["presence_type"] == presence:
             return current
-        row = (await conn.execute(_SET_PRESENCE, {"id": assignment_id, "presence": presence})).mappings().one()
+        row = one_row(await conn.execute(_SET_PRESENCE, {"id": assignment_id, "presence": presence}), AssignmentRow)
         await invalidate_frames(conn, [row["scene_id"]])
     return row
 
@@ -344,6 +360,13 @@ async def auto_populate_shot_assignments(db: Database, uid: str, scene_id: uuid.
     return AutoPopulation(created=int(counts["created"]), existing=int(counts["existing"]))
 
 
+
+class RecordedEvent(TransformationEventRow):
+    """The event as stored, and whether this call changed what it says."""
+
+    changed: bool
+
+
 async def record_transformation_event(
     db: Database,
     uid: str,
@@ -352,7 +375,7 @@ async def record_transformation_event(
     scene_asset_instance_id: uuid.UUID,
     post_description: str,
     post_image_key_url: str | None = None,
-) -> Any:
+) -> RecordedEvent:
     validation.long_text("postDescription", post_description)
     validation.optional_image_url("postImageKeyUrl", post_image_key_url)
     params = {"shot_id": shot_id, "instance_id": scene_asset_instance_id, "uid": uid}
@@ -366,7 +389,7 @@ async def record_transformation_event(
             raise BadUserInput(
                 f"sceneAssetInstanceId: instance {scene_asset_instance_id} is not of the scene of shot {shot_id}"
             )
-        row = (
+        row = one_row(
             await conn.execute(
                 _UPSERT_EVENT,
                 {
@@ -376,8 +399,9 @@ async def record_transformation_event(
                     "post_description": post_description,
                     "post_image": post_image_key_url,
                 },
-            )
-        ).mappings().one()
+            ),
+            RecordedEvent,
+        )
         if row["changed"]:
             await invalidate_frames(conn, [row["scene_id"]])
     return row
@@ -412,9 +436,11 @@ async def read_scene_casts(
             )
     if not casts:
         return casts
-    for row in (await conn.execute(_CAST_PRESENCES if presences_only else _CAST_ASSIGNMENTS, params)).mappings():
-        if (cast := casts.get(row["scene_id"])) is not None:
-            cast.assignments.setdefault(row["shot_id"], []).append(row)
+    query = _CAST_PRESENCES if presences_only else _CAST_ASSIGNMENTS
+    # Presences only: the rows hold just the keys the frame rules read (docs/casting.md).
+    for assignment in all_rows(await conn.execute(query, params), AssignmentRow):
+        if (cast := casts.get(assignment["scene_id"])) is not None:
+            cast.assignments.setdefault(assignment["shot_id"], []).append(assignment)
     for row in (await conn.execute(_CAST_EVENTS, params)).mappings():
         if (cast := casts.get(row["scene_id"])) is not None:
             cast.transformations.setdefault(row["shot_id"], {})[row["scene_asset_instance_id"]] = (

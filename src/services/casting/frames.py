@@ -11,13 +11,15 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, Final
 
-THROUGHOUT = "throughout"
-ENTERS = "enters"
-EXITS = "exits"
-PASSES_THROUGH = "passes_through"
-PRESENCES = (THROUGHOUT, ENTERS, EXITS, PASSES_THROUGH)
+from services.db.rows import AssignmentRow, PresenceType
+
+THROUGHOUT: Final = "throughout"
+ENTERS: Final = "enters"
+EXITS: Final = "exits"
+PASSES_THROUGH: Final = "passes_through"
+PRESENCES: tuple[PresenceType, ...] = (THROUGHOUT, ENTERS, EXITS, PASSES_THROUGH)
 
 START_FRAME = frozenset({THROUGHOUT, EXITS})
 END_FRAME = frozenset({THROUGHOUT, ENTERS})
@@ -68,7 +70,7 @@ class Casting:
 
     asset: SceneAsset
     presence: str
-    assignment: Mapping[str, Any] | None = None
+    assignment: AssignmentRow | None = None
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,7 @@ class FrameReferences:
 
 def shot_cast(
     assets: Sequence[SceneAsset],
-    assignments: Sequence[Mapping[str, Any]],
+    assignments: Sequence[AssignmentRow],
     *,
     initialized: bool,
 ) -> list[Casting]:
@@ -174,7 +176,7 @@ def presence_directions(cast: Sequence[Casting]) -> list[str]:
 
 def frame_references(
     assets: Sequence[SceneAsset],
-    assignments: Sequence[Mapping[str, Any]],
+    assignments: Sequence[AssignmentRow],
     transformations: Mapping[uuid.UUID, Transformation] | None = None,
     *,
     initialized: bool,
@@ -212,7 +214,7 @@ class SceneCast:
     scene_id: uuid.UUID
     initialized: bool
     assets: list[SceneAsset] = field(default_factory=list)
-    assignments: dict[uuid.UUID, list[Mapping[Any, Any]]] = field(default_factory=dict)
+    assignments: dict[uuid.UUID, list[AssignmentRow]] = field(default_factory=dict)
     transformations: dict[uuid.UUID, dict[uuid.UUID, Transformation]] = field(default_factory=dict)
 
     def cast_of(self, shot_id: uuid.UUID) -> list[Casting]:

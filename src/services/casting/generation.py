@@ -8,7 +8,7 @@ import secrets
 import time
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 import orjson
 from sqlalchemy import text
@@ -21,6 +21,7 @@ from services.core.errors import BadUserInput, VisualStyleRequired, not_found
 from services.db import tables
 from services.db.database import Database
 from services.db.predicates import owned, shot_order
+from services.db.rows import JobRow, Json, ShotRow, all_rows, first_row
 from services.film.assets import locked_visual_style
 
 FRAME_WIDTH = 1280
@@ -97,7 +98,7 @@ def _json(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-async def generate_shot_prompts(db: Database, uid: str, scene_id: uuid.UUID, writer: PromptWriter) -> list[Any]:
+async def generate_shot_prompts(db: Database, uid: str, scene_id: uuid.UUID, writer: PromptWriter) -> list[ShotRow]:
     """Writes every shot's frame prompt, video prompt and both reference lists as they are now.
 
     One unit of work, a constant number of statements. The writer runs inside it, so what it
@@ -108,7 +109,7 @@ async def generate_shot_prompts(db: Database, uid: str, scene_id: uuid.UUID, wri
         cast = casts.get(scene_id)
         if cast is None:
             raise not_found("scene", scene_id)
-        shots = list((await conn.execute(_SHOTS_OF_SCENE, {"scene_id": scene_id, "uid": uid})).mappings())
+        shots = all_rows(await conn.execute(_SHOTS_OF_SCENE, {"scene_id": scene_id, "uid": uid}), ShotRow)
         if not shots:
             return []
         casts_of_shots = [cast.cast_of(s["id"]) for s in shots]
@@ -131,7 +132,7 @@ async def generate_shot_prompts(db: Database, uid: str, scene_id: uuid.UUID, wri
             prompt_inputs(b.setting, b.action, b.camera, shot_cast)
             for b, shot_cast in zip(briefs, casts_of_shots, strict=True)
         ]
-        rows = (
+        rows = all_rows(
             await conn.execute(
                 _WRITE_PROMPTS,
                 {
@@ -143,8 +144,9 @@ async def generate_shot_prompts(db: Database, uid: str, scene_id: uuid.UUID, wri
                     "inputs": [_json(i) for i in inputs],
                     "uid": uid,
                 },
-            )
-        ).mappings().all()
+            ),
+            ShotRow,
+        )
     by_id = {r["id"]: r for r in rows}
     return [
         {
@@ -169,19 +171,33 @@ def frame_storage_path(
     )
 
 
+
+class FrameShot(TypedDict):
+    """What frame generation reads of a shot (_SHOT_FOR_FRAMES)."""
+
+    id: uuid.UUID
+    project_id: uuid.UUID
+    scene_id: uuid.UUID
+    branch_id: uuid.UUID
+    frame_prompt: str | None
+    reference_image_order: Json
+    end_frame_reference_image_order: Json
+    continues_from_previous: bool
+
+
 async def queue_frame_jobs(
     conn: AsyncConnection,
-    shot: Any,
+    shot: FrameShot,
     capsule: str,
-    start_images: Sequence[Any],
-    end_images: Sequence[Any],
+    start_images: Sequence[Json],
+    end_images: Sequence[Json],
     *,
     end_only: bool = False,
-) -> list[Any]:
+) -> list[JobRow]:
     """Inserts the shot's START_FRAME then END_FRAME job (queued, 1280x720, the stored frame
     prompt) and returns them in that order; with `end_only`, the END_FRAME job alone."""
     ids = (shot["project_id"], shot["branch_id"], shot["scene_id"], shot["id"])
-    rows = (
+    rows = all_rows(
         await conn.execute(
             _INSERT_END_FRAME_JOB if end_only else _INSERT_FRAME_JOBS,
             {
@@ -200,17 +216,18 @@ async def queue_frame_jobs(
                 "start_key": str(uuid.uuid4()),
                 "end_key": str(uuid.uuid4()),
             },
-        )
-    ).mappings().all()
+        ),
+        JobRow,
+    )
     return sorted(rows, key=lambda r: r["job_type"] != "start_frame")
 
 
-async def generate_shot_frames(db: Database, uid: str, shot_id: uuid.UUID) -> list[Any]:
+async def generate_shot_frames(db: Database, uid: str, shot_id: uuid.UUID) -> list[JobRow]:
     """Needs the branch's locked visual style, then generated prompts. The END_FRAME job gets the
     stored end list (never the start list). A continuing shot gets only its END_FRAME job: its
     start frame is the previous shot's end frame (docs/editing.md, handoff)."""
     async with db.transaction(uid) as conn:
-        shot = (await conn.execute(_SHOT_FOR_FRAMES, {"id": shot_id, "uid": uid})).mappings().first()
+        shot = first_row(await conn.execute(_SHOT_FOR_FRAMES, {"id": shot_id, "uid": uid}), FrameShot)
         if shot is None:
             raise not_found("shot", shot_id)
         capsule = await locked_visual_style(conn, shot["branch_id"])

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import event, text
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql.elements import TextClause
@@ -25,6 +26,7 @@ from sqlalchemy.sql.elements import TextClause
 from services.core import request_context
 from services.core.config import Settings, load_settings
 from services.core.errors import BadUserInput, Conflict, DomainError, NotFound, ServiceUnavailable
+from services.db import embedded
 
 _CLAIMS = text(
     "select set_config('role', 'authenticated', true), "
@@ -53,8 +55,6 @@ def resolve_database_url(settings: Settings | None = None) -> str:
     settings = settings or load_settings()
     if settings.database_url:
         return normalize_url(settings.database_url)
-    from services.db import embedded
-
     return embedded.start(settings.data_dir)
 
 
@@ -92,7 +92,7 @@ class StatementCounter:
         self._lock = threading.Lock()
         self.count = 0
 
-    def __call__(self, conn: Any, *_: Any) -> None:
+    def __call__(self, conn: Connection, *_: object) -> None:
         # Only statements of units of work: a new pooled connection's own setup queries
         # would make counts depend on how warm the pool is.
         if conn.info.get(_IN_UNIT_OF_WORK):

@@ -3,6 +3,8 @@
 Kept in one place so every table gets the same tenancy rules; the migrations import it.
 """
 
+from alembic import op
+
 from services.db.predicates import SESSION_USER, owned, owns_project
 
 # The policies' predicates: the services' ownership predicate, with the session's user.
@@ -33,7 +35,5 @@ def updated_at_trigger(table: str) -> str:
 def run_script(sql: str) -> None:
     """Runs a multi-statement script (asyncpg prepares single statements only, so the script
     goes through the driver's simple-query protocol, inside the migration's transaction)."""
-    from alembic import op
-
     adapted = op.get_bind().connection.dbapi_connection
     adapted.run_async(lambda driver: driver.execute(sql))  # type: ignore[union-attr]

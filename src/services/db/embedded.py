@@ -28,6 +28,7 @@ def _drop_stale_handles(pgdata: Path) -> None:
 
 def start(data_dir: Path) -> str:
     """Starts (or joins) the embedded server and returns an asyncpg SQLAlchemy URL."""
+    # Imported here: pgserver is needed only with no DATABASE_URL, and importing it is not free.
     import pgserver
 
     pgdata = data_dir / "pg"

@@ -15,11 +15,12 @@ from services.db import tables
 from services.db.columns import Rule, checked, created, insert_select, settable, typed_by
 from services.db.database import Database
 from services.db.predicates import asset_name_order, owned, typed
+from services.db.rows import AssetRow, AssetType, BranchRow, all_rows, first_row
 from services.film.chains import lock_branch, repair_chains
 from services.film.projects import owned_branch
 from services.film.stages import invalidate_frames
 
-ASSET_TYPES = ("character", "location", "prop")
+ASSET_TYPES: tuple[AssetType, ...] = ("character", "location", "prop")
 
 def _asset_type(field: str, value: str) -> str:
     if value not in ASSET_TYPES:
@@ -94,7 +95,7 @@ _LOCKED_STYLE = text(
 )
 
 
-async def create_project_asset(db: Database, uid: str, *, branch_id: uuid.UUID, **columns: Any) -> Any:
+async def create_project_asset(db: Database, uid: str, *, branch_id: uuid.UUID, **columns: Any) -> AssetRow:
     """`columns` by name (name, asset_type and description at least); null and omitted alike
     take the column's default."""
     values = checked(tables.project_assets, created(columns), ASSET_COLUMNS, _RULES)
@@ -103,13 +104,13 @@ async def create_project_asset(db: Database, uid: str, *, branch_id: uuid.UUID, 
         f"from branches b where b.id = :branch_id and {owned('b')}",
     )
     async with db.transaction(uid) as conn:
-        row = (await conn.execute(insert, {**values, "uid": uid, "branch_id": branch_id})).mappings().first()
+        row = first_row(await conn.execute(insert, {**values, "uid": uid, "branch_id": branch_id}), AssetRow)
     if row is None:
         raise not_found("branch", branch_id)
     return row
 
 
-async def update_project_asset(db: Database, uid: str, asset_id: uuid.UUID, changes: dict[str, Any]) -> Any:
+async def update_project_asset(db: Database, uid: str, asset_id: uuid.UUID, changes: dict[str, Any]) -> AssetRow:
     """`changes` holds only the fields given; the version grows (trigger) when description or
     image really change."""
     values = checked(tables.project_assets, changes, ASSET_COLUMNS, _RULES)
@@ -123,15 +124,16 @@ async def update_project_asset(db: Database, uid: str, asset_id: uuid.UUID, chan
                 f"update project_assets a set {assignments} "
                 f"where a.id = :id and {owned('a')} and ({differs}) returning a.*",
             )
-            row = (await conn.execute(sql, {"id": asset_id, "uid": uid, **values})).mappings().first()
+            row = first_row(await conn.execute(sql, {"id": asset_id, "uid": uid, **values}), AssetRow)
             if row is not None:
                 return row
-        row = (
+        row = first_row(
             await conn.execute(
                 text(f"select a.* from project_assets a where a.id = :id and {owned('a')}"),
                 {"id": asset_id, "uid": uid},
-            )
-        ).mappings().first()
+            ),
+            AssetRow,
+        )
     if row is None:
         raise not_found("project asset", asset_id)
     return row
@@ -139,14 +141,13 @@ async def update_project_asset(db: Database, uid: str, asset_id: uuid.UUID, chan
 
 async def lock_project_assets(
     db: Database, uid: str, branch_id: uuid.UUID, ids: Sequence[uuid.UUID] | None
-) -> list[Any]:
+) -> list[AssetRow]:
     if ids is not None:
         validation.list_size("ids", ids)
     async with db.transaction(uid) as conn:
         await owned_branch(conn, uid, branch_id)
         if ids is None:
-            rows = (await conn.execute(_LOCK_ALL, {"branch_id": branch_id, "uid": uid})).mappings().all()
-            return list(rows)
+            return all_rows(await conn.execute(_LOCK_ALL, {"branch_id": branch_id, "uid": uid}), AssetRow)
         wanted = list(dict.fromkeys(ids))
         found = {
             r["id"]: r["branch_id"]
@@ -158,13 +159,13 @@ async def lock_project_assets(
         for asset_id in wanted:
             if found[asset_id] != branch_id:
                 raise BadUserInput(f"ids: project asset {asset_id} is not of branch {branch_id}")
-        rows = (
-            await conn.execute(_LOCK_SOME, {"ids": wanted, "branch_id": branch_id, "uid": uid})
-        ).mappings().all()
-    return list(rows)
+        rows = all_rows(
+            await conn.execute(_LOCK_SOME, {"ids": wanted, "branch_id": branch_id, "uid": uid}), AssetRow
+        )
+    return rows
 
 
-async def lock_visual_style(db: Database, uid: str, branch_id: uuid.UUID, capsule_id: str) -> Any:
+async def lock_visual_style(db: Database, uid: str, branch_id: uuid.UUID, capsule_id: str) -> BranchRow:
     validation.short_text("capsuleId", capsule_id)
     async with db.transaction(uid) as conn:
         branch = await owned_branch(conn, uid, branch_id)

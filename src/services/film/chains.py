@@ -22,13 +22,15 @@ invalidate; so moveScene and deleteScene lock the branch's instances before touc
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TypedDict
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import TextClause
 
 from services.core.errors import not_found
 from services.db.predicates import owned
+from services.db.rows import first_row
 
 # lag() over the asset's instances in scene order is exactly "the latest earlier scene that
 # has one": scene numbers are unique in a branch and an asset has one instance per scene.
@@ -48,7 +50,7 @@ _REPAIR = text(
 )
 
 
-def _lock(branch_of: str) -> Any:
+def _lock(branch_of: str) -> TextClause:
     return text(
         f"""
         update branches b set updated_at = clock_timestamp()
@@ -80,10 +82,16 @@ _LOCKS = {
 }
 
 
-async def lock_branch(conn: AsyncConnection, uid: str, kind: str, ident: uuid.UUID) -> Any:
+
+class LockedBranch(TypedDict):
+    id: uuid.UUID
+    project_id: uuid.UUID
+
+
+async def lock_branch(conn: AsyncConnection, uid: str, kind: str, ident: uuid.UUID) -> LockedBranch:
     """Locks the branch of the viewer's object `ident` (a branch, scene, instance or asset) and
     returns it (id, project_id); another user's or a missing object is NOT_FOUND."""
-    row = (await conn.execute(_LOCKS[kind], {"id": ident, "uid": uid})).mappings().first()
+    row = first_row(await conn.execute(_LOCKS[kind], {"id": ident, "uid": uid}), LockedBranch)
     if row is None:
         raise not_found(kind, ident)
     return row

@@ -10,7 +10,6 @@ inside the shots' stored reference lists. Image jobs are not copied; images are 
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -19,6 +18,7 @@ from services.core import validation
 from services.db import tables
 from services.db.columns import copy_of
 from services.db.database import Database
+from services.db.rows import BranchRow, one_row
 from services.film.chains import lock_branch
 
 _ID_MAP = text("create temporary table fork_ids (old_id uuid primary key, new_id uuid not null) on commit drop")
@@ -180,20 +180,21 @@ _EVENTS = text(
 )
 
 
-async def fork_branch(db: Database, uid: str, branch_id: uuid.UUID, name: str) -> Any:
+async def fork_branch(db: Database, uid: str, branch_id: uuid.UUID, name: str) -> BranchRow:
     """A new branch of the same project named `name` (unique in the project ignoring case:
     CONFLICT otherwise) holding a deep copy of the branch; the active branch stays."""
     validation.short_text("name", name)
 
-    async def work(conn: AsyncConnection) -> Any:
+    async def work(conn: AsyncConnection) -> BranchRow:
         source = await lock_branch(conn, uid, "branch", branch_id)
         new_id = uuid.uuid4()
         params = {"src": branch_id, "dst": new_id}
-        branch = (
+        branch = one_row(
             await conn.execute(
                 _BRANCH, {"id": new_id, "project_id": source["project_id"], "name": name, "src": branch_id}
-            )
-        ).mappings().one()
+            ),
+            BranchRow,
+        )
         await conn.execute(_ID_MAP)
         await conn.execute(_MAP_IDS, params)
         for statement in (_ASSETS, _STAGES, _SCENES):

@@ -12,6 +12,7 @@ from services.core import validation
 from services.core.errors import BadUserInput, not_found
 from services.db.database import Database, retried
 from services.db.predicates import owned
+from services.db.rows import BranchRow, ProjectRow, first_row, one_row
 
 _INSERT_PROJECT = text(
     "insert into projects (id, user_id, title, active_branch_id) "
@@ -22,23 +23,24 @@ _INSERT_BRANCH = text("insert into branches (id, project_id, name) values (:id, 
 _BRANCH = text(f"select b.* from branches b where b.id = :id and {owned('b')}")
 
 
-async def create_project(db: Database, uid: str, title: str) -> Any:
+async def create_project(db: Database, uid: str, title: str) -> ProjectRow:
     validation.short_text("title", title)
     project_id, branch_id = uuid.uuid4(), uuid.uuid4()
     async with db.transaction(uid) as conn:
         # Two statements: the branch's ownership policy must see the committed-in-transaction project.
-        project = (
+        project = one_row(
             await conn.execute(
                 _INSERT_PROJECT, {"id": project_id, "uid": uid, "title": title, "branch_id": branch_id}
-            )
-        ).mappings().one()
+            ),
+            ProjectRow,
+        )
         await conn.execute(_INSERT_BRANCH, {"id": branch_id, "project_id": project_id})
     return project
 
 
-async def owned_branch(conn: AsyncConnection, uid: str, branch_id: uuid.UUID) -> Any:
+async def owned_branch(conn: AsyncConnection, uid: str, branch_id: uuid.UUID) -> BranchRow:
     """The viewer's branch, or NOT_FOUND (another user's is answered like a missing one)."""
-    row = (await conn.execute(_BRANCH, {"id": branch_id, "uid": uid})).mappings().first()
+    row = first_row(await conn.execute(_BRANCH, {"id": branch_id, "uid": uid}), BranchRow)
     if row is None:
         raise not_found("branch", branch_id)
     return row
@@ -65,18 +67,18 @@ _SET_ACTIVE = text("update projects set active_branch_id = :branch_id where id =
 
 
 @retried
-async def update_project(db: Database, uid: str, project_id: uuid.UUID, changes: dict[str, Any]) -> Any:
+async def update_project(db: Database, uid: str, project_id: uuid.UUID, changes: dict[str, Any]) -> ProjectRow:
     if "title" in changes:
         if changes["title"] is None:
             raise BadUserInput("title must not be null")
         validation.short_text("title", changes["title"])
     async with db.transaction(uid) as conn:
-        current = (await conn.execute(_PROJECT_FOR_UPDATE, {"id": project_id, "uid": uid})).mappings().first()
+        current = first_row(await conn.execute(_PROJECT_FOR_UPDATE, {"id": project_id, "uid": uid}), ProjectRow)
         if current is None:
             raise not_found("project", project_id)
         if "title" not in changes or changes["title"] == current["title"]:
             return current
-        return (await conn.execute(_SET_TITLE, {"id": project_id, "title": changes["title"]})).mappings().one()
+        return one_row(await conn.execute(_SET_TITLE, {"id": project_id, "title": changes["title"]}), ProjectRow)
 
 
 async def delete_project(db: Database, uid: str, project_id: uuid.UUID) -> uuid.UUID:
@@ -92,7 +94,7 @@ async def delete_project(db: Database, uid: str, project_id: uuid.UUID) -> uuid.
 
 
 @retried
-async def set_active_branch(db: Database, uid: str, project_id: uuid.UUID, branch_id: uuid.UUID) -> Any:
+async def set_active_branch(db: Database, uid: str, project_id: uuid.UUID, branch_id: uuid.UUID) -> ProjectRow:
     async with db.transaction(uid) as conn:
         ctx = (
             await conn.execute(_ACTIVE_CONTEXT, {"id": project_id, "branch_id": branch_id, "uid": uid})
@@ -101,4 +103,4 @@ async def set_active_branch(db: Database, uid: str, project_id: uuid.UUID, branc
             raise not_found("project", project_id)
         if ctx["branch_id"] is None:
             raise BadUserInput(f"branchId: {branch_id} is not a branch of project {project_id}")
-        return (await conn.execute(_SET_ACTIVE, {"id": project_id, "branch_id": branch_id})).mappings().one()
+        return one_row(await conn.execute(_SET_ACTIVE, {"id": project_id, "branch_id": branch_id}), ProjectRow)

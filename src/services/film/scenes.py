@@ -9,12 +9,13 @@ an update that changes nothing writes nothing and `expectedUpdatedAt` stays vali
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import TextClause
 
 from services.core import validation
 from services.core.errors import BadUserInput, Conflict, not_found
@@ -22,10 +23,11 @@ from services.db import tables
 from services.db.columns import Rule, checked, created, insert_select, settable, typed_by
 from services.db.database import Database, retried
 from services.db.predicates import owned
+from services.db.rows import SceneRow, ShotRow, TimeOfDay, all_rows, first_row, one_row
 from services.film.chains import lock_branch, lock_instances, repair_chains
 from services.film.stages import invalidate_frames
 
-TIMES_OF_DAY = ("day", "night", "dawn", "dusk")
+TIMES_OF_DAY: tuple[TimeOfDay, ...] = ("day", "night", "dawn", "dusk")
 
 
 def _time_of_day(field: str, value: str) -> str:
@@ -127,20 +129,20 @@ _REORDER = text(
 )
 
 
-async def create_scene(db: Database, uid: str, *, branch_id: uuid.UUID, **columns: Any) -> Any:
+async def create_scene(db: Database, uid: str, *, branch_id: uuid.UUID, **columns: Any) -> SceneRow:
     """`columns` by name (scene_number and slug at least); omitted ones take their defaults."""
     values = checked(tables.scenes, created(columns), SCENE_CREATE_COLUMNS, _SCENE_RULES)
     insert = insert_select(tables.scenes, {"project_id": ":project_id", "branch_id": ":branch_id"}, values)
 
-    async def work(conn: AsyncConnection) -> Any:
+    async def work(conn: AsyncConnection) -> SceneRow:
         branch = await lock_branch(conn, uid, "branch", branch_id)
         params = {**values, "project_id": branch["project_id"], "branch_id": branch_id}
-        return (await conn.execute(insert, params)).mappings().one()
+        return one_row(await conn.execute(insert, params), SceneRow)
 
     return await db.retrying(uid, work)
 
 
-async def create_shot(db: Database, uid: str, *, scene_id: uuid.UUID, **columns: Any) -> Any:
+async def create_shot(db: Database, uid: str, *, scene_id: uuid.UUID, **columns: Any) -> ShotRow:
     """`columns` by name (shot_label, shot_order and duration_seconds at least); omitted ones
     take their defaults."""
     values = checked(tables.shots, created(columns), SHOT_CREATE_COLUMNS, _SHOT_RULES)
@@ -149,13 +151,17 @@ async def create_shot(db: Database, uid: str, *, scene_id: uuid.UUID, **columns:
         f"from scenes s where s.id = :scene_id and {owned('s')}",
     )
     async with db.transaction(uid) as conn:
-        row = (await conn.execute(insert, {**values, "uid": uid, "scene_id": scene_id})).mappings().first()
+        row = first_row(await conn.execute(insert, {**values, "uid": uid, "scene_id": scene_id}), ShotRow)
     if row is None:
         raise not_found("scene", scene_id)
     return row
 
 
-def _stale(kind: str, current: Any, expected: datetime | None) -> None:
+# The two rows the edit step serves.
+Edited = TypeVar("Edited", SceneRow, ShotRow)
+
+
+def _stale(kind: str, current: SceneRow | ShotRow, expected: datetime | None) -> None:
     if expected is not None and current["updated_at"] != expected:
         raise Conflict(
             f"the {kind} has moved on: updatedAt is {current['updated_at'].isoformat()}, "
@@ -163,32 +169,34 @@ def _stale(kind: str, current: Any, expected: datetime | None) -> None:
         )
 
 
-def _differing(current: Any, changes: dict[str, Any]) -> dict[str, Any]:
+def _differing(current: Mapping[str, object], changes: dict[str, Any]) -> dict[str, Any]:
     return {c: v for c, v in changes.items() if current[c] != v}
 
 
-async def _update_row(conn: AsyncConnection, table: Table, ident: uuid.UUID, values: dict[str, Any]) -> Any:
+async def _update_row(
+    conn: AsyncConnection, table: Table, ident: uuid.UUID, values: dict[str, Any], row_type: type[Edited]
+) -> Edited:
     # Column names are checked against SCENE_COLUMNS / SHOT_COLUMNS before they get here.
     assignments = ", ".join(f"{c} = :{c}" for c in values)
     sql = typed_by(table, f"update {table.name} set {assignments} where id = :id returning *")
-    return (await conn.execute(sql, {"id": ident, **values})).mappings().one()
+    return one_row(await conn.execute(sql, {"id": ident, **values}), row_type)
 
 
 async def _edit(
-    conn: AsyncConnection, kind: str, table: Table, locking: Any, uid: str, ident: uuid.UUID,
-    given: dict[str, Any], expected: datetime | None,
-) -> tuple[Any, dict[str, Any]]:
+    conn: AsyncConnection, kind: str, table: Table, locking: TextClause, uid: str, ident: uuid.UUID,
+    given: dict[str, Any], expected: datetime | None, row_type: type[Edited],
+) -> tuple[Edited, dict[str, Any]]:
     """The row after an update of the given columns and the columns that really changed: an
     update that changes nothing writes nothing (so updatedAt stays), a stale expectation is
     CONFLICT."""
-    current = (await conn.execute(locking, {"id": ident, "uid": uid})).mappings().first()
+    current = first_row(await conn.execute(locking, {"id": ident, "uid": uid}), row_type)
     if current is None:
         raise not_found(kind, ident)
     _stale(kind, current, expected)
     differing = _differing(current, given)
     if not differing:
         return current, differing
-    return await _update_row(conn, table, ident, differing), differing
+    return await _update_row(conn, table, ident, differing, row_type), differing
 
 
 def validated_scene_changes(changes: dict[str, Any]) -> dict[str, Any]:
@@ -200,10 +208,12 @@ def validated_scene_changes(changes: dict[str, Any]) -> dict[str, Any]:
 @retried
 async def update_scene(
     db: Database, uid: str, scene_id: uuid.UUID, changes: dict[str, Any], expected_updated_at: datetime | None = None
-) -> Any:
+) -> SceneRow:
     given = validated_scene_changes(changes)
     async with db.transaction(uid) as conn:
-        row, _ = await _edit(conn, "scene", tables.scenes, _SCENE_FOR_UPDATE, uid, scene_id, given, expected_updated_at)
+        row, _ = await _edit(
+            conn, "scene", tables.scenes, _SCENE_FOR_UPDATE, uid, scene_id, given, expected_updated_at, SceneRow
+        )
         return row
 
 
@@ -221,12 +231,12 @@ async def delete_scene(db: Database, uid: str, scene_id: uuid.UUID) -> uuid.UUID
     return await db.retrying(uid, work)
 
 
-async def move_scene(db: Database, uid: str, scene_id: uuid.UUID, scene_number: int) -> list[Any]:
+async def move_scene(db: Database, uid: str, scene_id: uuid.UUID, scene_number: int) -> list[SceneRow]:
     """The branch's scenes renumbered 1..n, the scene at `scene_number`, those between shifted by
     one, chains repaired; returns the branch's scenes in order. A constant number of statements."""
     validation.positive("sceneNumber", scene_number)
 
-    async def work(conn: AsyncConnection) -> list[Any]:
+    async def work(conn: AsyncConnection) -> list[SceneRow]:
         branch = await lock_branch(conn, uid, "scene", scene_id)
         count = (await conn.execute(_SCENE_COUNT, {"branch_id": branch["id"]})).scalar_one()
         if scene_number > count:
@@ -234,7 +244,7 @@ async def move_scene(db: Database, uid: str, scene_id: uuid.UUID, scene_number: 
         await lock_instances(conn, branch["id"])
         await conn.execute(_MOVE_SCENE, {"branch_id": branch["id"], "id": scene_id, "to": scene_number})
         await repair_chains(conn, branch["id"])
-        return list((await conn.execute(_SCENES_OF_BRANCH, {"branch_id": branch["id"]})).mappings())
+        return all_rows(await conn.execute(_SCENES_OF_BRANCH, {"branch_id": branch["id"]}), SceneRow)
 
     return await db.retrying(uid, work)
 
@@ -250,11 +260,11 @@ def validated_shot_changes(changes: dict[str, Any]) -> dict[str, Any]:
 @retried
 async def update_shot(
     db: Database, uid: str, shot_id: uuid.UUID, changes: dict[str, Any], expected_updated_at: datetime | None = None
-) -> Any:
+) -> ShotRow:
     given = validated_shot_changes(changes)
     async with db.transaction(uid) as conn:
         row, differing = await _edit(
-            conn, "shot", tables.shots, _SHOT_FOR_UPDATE, uid, shot_id, given, expected_updated_at
+            conn, "shot", tables.shots, _SHOT_FOR_UPDATE, uid, shot_id, given, expected_updated_at, ShotRow
         )
         if any(c in differing for c in _SHOT_INVALIDATING):
             await invalidate_frames(conn, [row["scene_id"]])
@@ -272,7 +282,7 @@ async def delete_shot(db: Database, uid: str, shot_id: uuid.UUID) -> uuid.UUID:
 
 
 @retried
-async def reorder_shots(db: Database, uid: str, scene_id: uuid.UUID, shot_ids: Sequence[uuid.UUID]) -> list[Any]:
+async def reorder_shots(db: Database, uid: str, scene_id: uuid.UUID, shot_ids: Sequence[uuid.UUID]) -> list[ShotRow]:
     """Shot orders become 1..n in the order given; the list holds each shot of the scene once."""
     validation.list_size("shotIds", shot_ids)
     ids = list(shot_ids)
@@ -292,8 +302,9 @@ async def reorder_shots(db: Database, uid: str, scene_id: uuid.UUID, shot_ids: S
             raise BadUserInput(f"shotIds: {total - len(seen)} shot(s) of scene {scene_id} left out")
         if not ids:
             return []
-        rows = list((await conn.execute(_REORDER, {"ids": ids, "scene_id": scene_id})).mappings())
-        if any(r["shot_order"] != r["old_order"] for r in rows):
+        rows = all_rows(await conn.execute(_REORDER, {"ids": ids, "scene_id": scene_id}), ShotRow)
+        # `old_order` rides along with the shot columns (see _REORDER).
+        if any(r["shot_order"] != cast("dict[str, object]", r)["old_order"] for r in rows):
             await invalidate_frames(conn, [scene_id])
     by_id = {r["id"]: r for r in rows}
     return [by_id[i] for i in ids]

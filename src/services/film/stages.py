@@ -13,8 +13,9 @@ from services.core import validation
 from services.core.errors import BadUserInput, not_found
 from services.db.database import Database
 from services.db.predicates import owned
+from services.db.rows import SceneRow, StageStatus, first_row
 
-STATUSES = ("draft", "locked", "outdated")
+STATUSES: tuple[StageStatus, ...] = ("draft", "locked", "outdated")
 FRAME_STAGES = ("9", "10", "11", "12")
 
 _SET_STATUS = text(
@@ -50,14 +51,15 @@ _INVALIDATE = text(
 )
 
 
-async def set_scene_stage_status(db: Database, uid: str, scene_id: uuid.UUID, stage: int, status: str) -> Any:
+async def set_scene_stage_status(db: Database, uid: str, scene_id: uuid.UUID, stage: int, status: str) -> SceneRow:
     validation.stage(stage)
     if status not in STATUSES:
         raise BadUserInput("status must be DRAFT, LOCKED or OUTDATED")
     async with db.transaction(uid) as conn:
-        row = (
-            await conn.execute(_SET_STATUS, {"id": scene_id, "uid": uid, "stage": str(stage), "status": status})
-        ).mappings().first()
+        row = first_row(
+            await conn.execute(_SET_STATUS, {"id": scene_id, "uid": uid, "stage": str(stage), "status": status}),
+            SceneRow,
+        )
     if row is None:
         raise not_found("scene", scene_id)
     return row

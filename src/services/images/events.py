@@ -26,10 +26,12 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 from sqlalchemy.engine import make_url
+
+from services.db.rows import JobRow
 
 log = logging.getLogger("continuity.job_events")
 
@@ -93,10 +95,10 @@ def _column(name: str, value: Any) -> Any:
     return value
 
 
-def job_state(raw: Mapping[str, Any] | str) -> dict[str, Any]:
+def job_state(raw: Mapping[str, Any] | str) -> JobRow:
     """A stored event's job (JSON of the row) with the types a row read from the table has."""
     data = json.loads(raw) if isinstance(raw, str) else raw
-    return {name: _column(name, value) for name, value in data.items()}
+    return cast(JobRow, {name: _column(name, value) for name, value in data.items()})
 
 
 @dataclass(frozen=True)
@@ -108,7 +110,7 @@ class JobEvent:
     project_id: uuid.UUID
     status: str
     at: datetime
-    state: dict[str, Any]
+    state: JobRow
 
     @property
     def updated_at(self) -> datetime | None:
@@ -265,7 +267,7 @@ class JobEvents:
         finally:
             self._feeds.discard(feed)
 
-    def _on_notify(self, _conn: Any, _pid: int, _channel: str, _payload: str) -> None:
+    def _on_notify(self, _conn: asyncpg.Connection, _pid: int, _channel: str, _payload: str) -> None:
         self._wake.set()
 
     def _dispatch(self, event: JobEvent) -> None:

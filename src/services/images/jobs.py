@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import AsyncGenerator, Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TypedDict
 
 from sqlalchemy import text
 
@@ -24,6 +24,7 @@ from services.core import validation
 from services.core.errors import Conflict, VisualStyleRequired, not_found
 from services.db.database import Database
 from services.db.predicates import owned, owns_project
+from services.db.rows import JobRow, JobStatus, all_rows, first_row, one_row
 from services.film.assets import locked_visual_style
 from services.film.stages import invalidate_frames
 from services.images.events import Gap, JobEvent, JobEvents, rewind
@@ -33,7 +34,7 @@ SCENE_ASSET_SIZES: dict[str, tuple[int, int]] = {
     "location": (1024, 576),
     "prop": (512, 512),
 }
-TERMINAL = ("completed", "failed", "cancelled")
+TERMINAL: tuple[JobStatus, ...] = ("completed", "failed", "cancelled")
 # A failed attempt waits at most this long before the next (docs/operations.md, Retries).
 MAX_BACKOFF_SECONDS = 300
 ERROR_MAX = 2000
@@ -54,7 +55,7 @@ def scene_asset_storage_path(
     return f"{scene}/scene-assets/{asset_id}_{timestamp_ms}_{random}.png"
 
 
-def default_storage_path(job: Any) -> str:
+def default_storage_path(job: JobRow) -> str:
     """For jobs made without a path (made elsewhere, e.g. by hand): one file per job."""
     return f"project_{job['project_id']}/branch_{job['branch_id']}/jobs/{job['job_type']}_{job['id']}.png"
 
@@ -98,7 +99,7 @@ _BY_KEY = text(
 
 async def create_scene_asset_job(
     db: Database, uid: str, instance_id: uuid.UUID, idempotency_key: str | None = None
-) -> Any:
+) -> JobRow:
     """Queues a SCENE_ASSET job for the instance, or returns the job its key already made."""
     key = str(uuid.uuid4()) if idempotency_key is None else validation.short_text("idempotencyKey", idempotency_key)
     async with db.transaction(uid) as conn:
@@ -125,12 +126,12 @@ async def create_scene_asset_job(
             ),
             "key": key,
         }
-        job = (await conn.execute(_INSERT_JOB, params)).mappings().first()
+        job = first_row(await conn.execute(_INSERT_JOB, params), JobRow)
         if job is not None:
             return job
-        existing = (
-            await conn.execute(_BY_KEY, {"project_id": instance["project_id"], "key": key})
-        ).mappings().one()
+        existing = one_row(
+            await conn.execute(_BY_KEY, {"project_id": instance["project_id"], "key": key}), JobRow
+        )
     if existing["job_type"] != "scene_asset" or existing["scene_asset_instance_id"] != instance_id:
         raise Conflict(f"idempotencyKey {key!r} was used for another job of this project")
     return existing
@@ -152,17 +153,17 @@ _CHANGED_SINCE = text(
 )
 
 
-async def viewer_job(db: Database, uid: str, job_id: uuid.UUID) -> Any:
+async def viewer_job(db: Database, uid: str, job_id: uuid.UUID) -> JobRow | None:
     async with db.transaction(uid) as conn:
-        return (await conn.execute(_JOB, {"id": job_id, "uid": uid})).mappings().first()
+        return first_row(await conn.execute(_JOB, {"id": job_id, "uid": uid}), JobRow)
 
 
-async def viewer_jobs(db: Database, uid: str, job_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Any]:
+async def viewer_jobs(db: Database, uid: str, job_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, JobRow]:
     ids = list(dict.fromkeys(job_ids))
     if not ids:
         return {}
     async with db.transaction(uid) as conn:
-        rows = (await conn.execute(_JOBS, {"ids": ids, "uid": uid})).mappings().all()
+        rows = all_rows(await conn.execute(_JOBS, {"ids": ids, "uid": uid}), JobRow)
     return {row["id"]: row for row in rows}
 
 
@@ -171,17 +172,17 @@ async def viewer_owns_project(db: Database, uid: str, project_id: uuid.UUID) -> 
         return bool((await conn.execute(_PROJECT, {"id": project_id, "uid": uid})).scalar())
 
 
-async def viewer_jobs_changed_since(db: Database, uid: str, project_id: uuid.UUID, since: datetime) -> list[Any]:
+async def viewer_jobs_changed_since(db: Database, uid: str, project_id: uuid.UUID, since: datetime) -> list[JobRow]:
     async with db.transaction(uid) as conn:
         params = {"project_id": project_id, "since": since, "uid": uid}
-        return list((await conn.execute(_CHANGED_SINCE, params)).mappings().all())
+        return all_rows(await conn.execute(_CHANGED_SINCE, params), JobRow)
 
 
 # ---------------------------------------------------------------------------------------
 # Watching jobs: every status change, in order, as the job's row at that change
 
 
-def _is_news(candidate: Any, last: Any | None, announced: bool) -> bool:
+def _is_news(candidate: JobRow, last: JobRow | None, announced: bool) -> bool:
     """An announcement is news when it is newer than what was last sent; a re-read row (after
     a gap) only when it also differs in status or attempt, so re-reads repeat nothing."""
     if last is None:
@@ -191,7 +192,7 @@ def _is_news(candidate: Any, last: Any | None, announced: bool) -> bool:
     return announced or (candidate["status"], candidate["attempts"]) != (last["status"], last["attempts"])
 
 
-async def watch_job(db: Database, uid: str, events: JobEvents, job_id: uuid.UUID) -> AsyncGenerator[Any, None]:
+async def watch_job(db: Database, uid: str, events: JobEvents, job_id: uuid.UUID) -> AsyncGenerator[JobRow, None]:
     """The job's current state first, then each change; ends after a terminal state."""
     with events.subscribe(lambda e: e.job_id == job_id) as feed:
         # Subscribed first, then read: a change committed in between is in the feed.
@@ -201,23 +202,26 @@ async def watch_job(db: Database, uid: str, events: JobEvents, job_id: uuid.UUID
         yield last
         while last["status"] not in TERMINAL:
             item = await feed.get()
+            candidate: JobRow | None
             if isinstance(item, JobEvent):
                 candidate, announced = item.state, True
             else:
                 candidate, announced = await viewer_job(db, uid, job_id), False
-                if candidate is None:  # gone with its project
-                    return
+            if candidate is None:  # gone with its project
+                return
             if _is_news(candidate, last, announced):
                 last = candidate
                 yield last
 
 
-async def watch_project(db: Database, uid: str, events: JobEvents, project_id: uuid.UUID) -> AsyncGenerator[Any, None]:
+async def watch_project(
+    db: Database, uid: str, events: JobEvents, project_id: uuid.UUID
+) -> AsyncGenerator[JobRow, None]:
     """Every change of every job of the project from now on (no initial states)."""
     with events.subscribe(lambda e: e.project_id == project_id) as feed:
         if not await viewer_owns_project(db, uid, project_id):
             raise not_found("project", project_id)
-        last: dict[uuid.UUID, Any] = {}
+        last: dict[uuid.UUID, JobRow] = {}
         while True:
             items = [await feed.get(), *feed.drain()]
             for item in items:
@@ -254,12 +258,12 @@ _CANCEL = text(
 )
 
 
-async def cancel_job(db: Database, uid: str, job_id: uuid.UUID) -> Any:
+async def cancel_job(db: Database, uid: str, job_id: uuid.UUID) -> JobRow:
     async with db.transaction(uid) as conn:
-        row = (await conn.execute(_CANCEL, {"id": job_id, "uid": uid})).mappings().first()
+        row = first_row(await conn.execute(_CANCEL, {"id": job_id, "uid": uid}), JobRow)
         if row is not None:
             return row
-        current = (await conn.execute(_JOB, {"id": job_id, "uid": uid})).mappings().first()
+        current = first_row(await conn.execute(_JOB, {"id": job_id, "uid": uid}), JobRow)
     if current is None:
         raise not_found("image job", job_id)
     if current["status"] == "processing" and current["cancel_requested_at"] is not None:
@@ -409,15 +413,29 @@ _RELEASE = text(
 )
 
 
-async def reap_expired_leases(db: Database, retry_base_seconds: float) -> list[Any]:
+class ReapedJob(TypedDict):
+    id: uuid.UUID
+    status: JobStatus
+
+
+class ClaimedJob(JobRow):
+    asset_name: str | None
+
+
+class CompletedJob(JobRow):
+    # The scenes whose instance took the job's image (None: none did).
+    changed_scenes: list[uuid.UUID] | None
+
+
+async def reap_expired_leases(db: Database, retry_base_seconds: float) -> list[ReapedJob]:
     """Jobs whose worker died: back to the queue, or FAILED after their last attempt."""
     async with db.transaction(None) as conn:
-        return list((await conn.execute(_REAP, {"base": retry_base_seconds})).mappings().all())
+        return all_rows(await conn.execute(_REAP, {"base": retry_base_seconds}), ReapedJob)
 
 
-async def claim_job(db: Database, owner: str, lease_seconds: float) -> Any:
+async def claim_job(db: Database, owner: str, lease_seconds: float) -> ClaimedJob | None:
     async with db.transaction(None) as conn:
-        return (await conn.execute(_CLAIM, {"owner": owner, "lease": lease_seconds})).mappings().first()
+        return first_row(await conn.execute(_CLAIM, {"owner": owner, "lease": lease_seconds}), ClaimedJob)
 
 
 async def seconds_until_due(db: Database) -> float | None:
@@ -441,20 +459,24 @@ async def cancelling(db: Database, job_id: uuid.UUID, owner: str) -> bool:
     return value is not False
 
 
-async def complete_job(db: Database, job_id: uuid.UUID, owner: str, storage_path: str, image_url: str) -> Any:
+async def complete_job(
+    db: Database, job_id: uuid.UUID, owner: str, storage_path: str, image_url: str
+) -> CompletedJob | None:
     """None when the worker no longer holds the job (its lease ran out and another took it)."""
     async with db.transaction(None, revision_kind="image_generated") as conn:
         params = {"id": job_id, "owner": owner, "path": storage_path, "url": image_url}
-        done = (await conn.execute(_COMPLETE, params)).mappings().first()
+        done = first_row(await conn.execute(_COMPLETE, params), CompletedJob)
         if done is not None and done["changed_scenes"]:
             await invalidate_frames(conn, done["changed_scenes"])
     return done
 
 
-async def fail_attempt(db: Database, job_id: uuid.UUID, owner: str, error: str, retry_base_seconds: float) -> Any:
+async def fail_attempt(
+    db: Database, job_id: uuid.UUID, owner: str, error: str, retry_base_seconds: float
+) -> JobRow | None:
     async with db.transaction(None) as conn:
         params = {"id": job_id, "owner": owner, "error": error[:ERROR_MAX], "base": retry_base_seconds}
-        return (await conn.execute(_FAIL, params)).mappings().first()
+        return first_row(await conn.execute(_FAIL, params), JobRow)
 
 
 async def release_job(db: Database, job_id: uuid.UUID, owner: str) -> bool:

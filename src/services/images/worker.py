@@ -113,8 +113,8 @@ class ImageWorker:
             try:
                 if time.monotonic() >= self._next_reap:
                     self._next_reap = time.monotonic() + self.poll_seconds
-                    for job in await jobs.reap_expired_leases(self.db, self.retry_base_seconds):
-                        log.warning("job %s: its worker's lease expired; now %s", job["id"], job["status"])
+                    for reaped in await jobs.reap_expired_leases(self.db, self.retry_base_seconds):
+                        log.warning("job %s: its worker's lease expired; now %s", reaped["id"], reaped["status"])
                 if time.monotonic() >= self._next_purge:
                     self._next_purge = time.monotonic() + PURGE_EVERY_SECONDS
                     purged = await purge_expired_events(self.db, self.event_retention_days)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.casting.assignments import lock_scene_writers
@@ -24,8 +24,10 @@ from services.core.errors import (
     TemporalParadox,
     not_found,
 )
+from services.core.omitted import OMITTED, Maybe
 from services.db.database import Database, retried
 from services.db.predicates import asset_order, owned
+from services.db.rows import InheritanceSource, InstanceRow, PresenceType, all_rows, first_row, one_row
 from services.film.chains import lock_branch, repair_chains
 from services.film.stages import invalidate_frames
 
@@ -189,15 +191,15 @@ _REREAD = text(
 )
 
 
-async def _reread(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> list[Any]:
-    return list((await conn.execute(_REREAD, {"ids": list(ids)})).mappings())
+async def _reread(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> list[InstanceRow]:
+    return all_rows(await conn.execute(_REREAD, {"ids": list(ids)}), InstanceRow)
 
 
 @dataclass(frozen=True)
 class Inheritance:
-    source: str  # 'bootstrap' | 'prior_scene'
+    source: InheritanceSource
     prior_scene_id: uuid.UUID | None
-    instances: list[Any]
+    instances: list[InstanceRow]
 
 
 @retried
@@ -214,7 +216,7 @@ async def inherit_scene_assets(db: Database, uid: str, scene_id: uuid.UUID) -> I
             rows = await conn.execute(_BOOTSTRAP, {"scene_id": scene_id, "branch_id": scene["branch_id"]})
         else:
             rows = await conn.execute(_FROM_PRIOR, {"scene_id": scene_id, "prior_id": prior_id})
-        instances = list(rows.mappings())
+        instances = all_rows(rows, InstanceRow)
         if instances:
             # Later scenes' instances of these assets may now have a nearer source; the new
             # rows themselves already link by the rule (prior scene, or none for a bootstrap).
@@ -239,7 +241,7 @@ async def create_scene_asset_instance(
     status_tags: Sequence[str] | None = None,
     carry_forward: bool = True,
     inherited_from_instance_id: uuid.UUID | None = None,
-) -> Any:
+) -> InstanceRow:
     override = validation.normalize_override(description_override)
     tags = validation.normalize_tags(status_tags or [])
     async with db.transaction(uid) as conn:
@@ -272,7 +274,7 @@ async def create_scene_asset_instance(
                 raise TemporalParadox(
                     "inheritedFromInstanceId: an instance can only inherit from an earlier scene"
                 )
-        row = (
+        row = one_row(
             await conn.execute(
                 _INSERT,
                 {
@@ -291,8 +293,9 @@ async def create_scene_asset_instance(
                     # Without them the instance would have had no override and no tags.
                     "edited": override is not None or bool(tags),
                 },
-            )
-        ).mappings().one()
+            ),
+            InstanceRow,
+        )
         # The given source stays only when no scene between has the asset (docs/editing.md).
         if await repair_chains(conn, ctx["scene_branch_id"]):
             row = (await _reread(conn, [row["id"]]))[0]
@@ -302,18 +305,15 @@ async def create_scene_asset_instance(
 
 
 # Marks a field the client did not send (distinct from an explicit null).
-OMITTED: Any = object()
-
-
 @dataclass(frozen=True)
 class InstanceChanges:
     """Only the fields the client sent; OMITTED marks the others."""
 
-    description_override: Any = OMITTED
-    image_key_url: Any = OMITTED
-    status_tags: Any = OMITTED
-    carry_forward: Any = OMITTED
-    modification_reason: Any = OMITTED
+    description_override: Maybe[str | None] = OMITTED
+    image_key_url: Maybe[str | None] = OMITTED
+    status_tags: Maybe[Sequence[str] | None] = OMITTED
+    carry_forward: Maybe[bool | None] = OMITTED
+    modification_reason: Maybe[str | None] = OMITTED
 
 
 def _validated(changes: InstanceChanges) -> dict[str, Any]:
@@ -341,10 +341,10 @@ async def update_scene_asset_instance(
     instance_id: uuid.UUID,
     changes: InstanceChanges,
     expected_modification_count: int | None = None,
-) -> Any:
+) -> InstanceRow:
     given = _validated(changes)
     async with db.transaction(uid) as conn:
-        current = (await conn.execute(_FOR_UPDATE, {"id": instance_id, "uid": uid})).mappings().first()
+        current = first_row(await conn.execute(_FOR_UPDATE, {"id": instance_id, "uid": uid}), InstanceRow)
         if current is None:
             raise not_found("scene asset instance", instance_id)
         if (
@@ -355,19 +355,20 @@ async def update_scene_asset_instance(
                 f"the instance has moved on: modificationCount is {current['modification_count']}, "
                 f"not {expected_modification_count}"
             )
-        new = dict(current)
+        new: dict[str, Any] = dict(current)
         for column in ("description_override", "image_key_url", "status_tags", "carry_forward"):
             if column in given:
                 new[column] = given[column]
         tracked = ("description_override", "status_tags", "image_key_url", "carry_forward")
-        if all(list(new[c]) == list(current[c]) if c == "status_tags" else new[c] == current[c] for c in tracked):
+        before: dict[str, Any] = dict(current)
+        if all(list(new[c]) == list(before[c]) if c == "status_tags" else new[c] == before[c] for c in tracked):
             return current
         new["effective_description"] = validation.effective_description(
             new["description_override"], current["base_description"]
         )
         if "image_key_url" in given:
             new["image_is_own"] = given["image_key_url"] is not None
-        row = (
+        row = one_row(
             await conn.execute(
                 text(
                     """
@@ -393,8 +394,9 @@ async def update_scene_asset_instance(
                     "effective_description": new["effective_description"],
                     "modification_reason": given["modification_reason"],
                 },
-            )
-        ).mappings().one()
+            ),
+            InstanceRow,
+        )
         visible = (
             row["effective_description"] != current["effective_description"]
             or row["image_key_url"] != current["image_key_url"]
@@ -403,6 +405,13 @@ async def update_scene_asset_instance(
         if visible:
             await invalidate_frames(conn, [row["scene_id"]])
     return row
+
+
+
+class Resynced(InstanceRow):
+    """The resynced row, and whether what a frame shows of it changed."""
+
+    visible_change: bool
 
 
 @retried
@@ -419,9 +428,9 @@ async def delete_scene_asset_instance(db: Database, uid: str, instance_id: uuid.
     return instance_id
 
 
-async def resync_scene_asset_instance(db: Database, uid: str, instance_id: uuid.UUID) -> Any:
+async def resync_scene_asset_instance(db: Database, uid: str, instance_id: uuid.UUID) -> Resynced:
     async with db.transaction(uid, revision_kind="resynced") as conn:
-        row = (await conn.execute(_RESYNC, {"id": instance_id, "uid": uid})).mappings().first()
+        row = first_row(await conn.execute(_RESYNC, {"id": instance_id, "uid": uid}), Resynced)
         if row is None:
             raise not_found("scene asset instance", instance_id)
         if row["visible_change"]:
@@ -504,10 +513,12 @@ _MARK_INITIALISED = text(
 @dataclass(frozen=True)
 class ShotPresence:
     shot_id: uuid.UUID
-    presence_type: str = "throughout"
+    presence_type: PresenceType = "throughout"
 
 
-def added_state(ctx: Any, inherit_latest: bool, override: Any, tags: Any) -> dict[str, Any]:
+def added_state(
+    ctx: RowMapping, inherit_latest: bool, override: Maybe[str | None], tags: Maybe[Sequence[str]]
+) -> dict[str, Any]:
     """The new instance's state: the inheritance rule from the LATEST source (or the asset now),
     then a given override (OMITTED: keep; "" or null: none) or tag list replaces the inherited one."""
     source = ctx["source_id"] if inherit_latest else None
@@ -540,24 +551,26 @@ async def add_asset_to_scene(
     scene_id: uuid.UUID,
     project_asset_id: uuid.UUID,
     inherit_latest: bool = True,
-    description_override: Any = OMITTED,
-    status_tags: Any = OMITTED,
+    description_override: Maybe[str | None] = OMITTED,
+    status_tags: Maybe[Sequence[str]] = OMITTED,
     shots: Sequence[ShotPresence] = (),
-) -> Any:
+) -> InstanceRow:
     """The instance and its shot assignments in one transaction (the drawer's shot checklist).
 
     A never-initialised scene given shots is first populated (THROUGHOUT for every other asset
     in every shot), so the other assets keep the frames the legacy fallback gave them.
     """
-    override = OMITTED if description_override is OMITTED else validation.normalize_override(description_override)
-    tags = OMITTED if status_tags is OMITTED else validation.normalize_tags(status_tags)
+    override: Maybe[str | None] = (
+        OMITTED if description_override is OMITTED else validation.normalize_override(description_override)
+    )
+    tags: Maybe[Sequence[str]] = OMITTED if status_tags is OMITTED else validation.normalize_tags(status_tags)
     validation.list_size("shots", shots)
     for n, entry in enumerate(shots):
         if entry.presence_type not in PRESENCES:
             raise BadUserInput(f"shots[{n}].presenceType must be THROUGHOUT, ENTERS, EXITS or PASSES_THROUGH")
     shot_ids = [e.shot_id for e in shots]
 
-    async def work(conn: AsyncConnection) -> Any:
+    async def work(conn: AsyncConnection) -> InstanceRow:
         await lock_branch(conn, uid, "scene", scene_id)
         await lock_scene_writers(conn, scene_id)
         ctx = (
@@ -569,20 +582,20 @@ async def add_asset_to_scene(
             raise BadUserInput("projectAssetId: the asset is not of the scene's branch")
         if shot_ids:
             found = list((await conn.execute(_GIVEN_SHOTS, {"ids": shot_ids, "scene_id": scene_id})).mappings())
-            for n, row in enumerate(found):
-                if row["shot_id"] is None:
-                    raise BadUserInput(f"shots[{n}]: {row['given_id']} is not a shot of scene {scene_id}")
+            for n, given in enumerate(found):
+                if given["shot_id"] is None:
+                    raise BadUserInput(f"shots[{n}]: {given['given_id']} is not a shot of scene {scene_id}")
             seen: dict[uuid.UUID, int] = {}
-            for n, row in enumerate(found):
-                if row["shot_id"] in seen:
-                    raise Conflict(f"shots[{n}]: repeats shots[{seen[row['shot_id']]}]")
-                seen[row["shot_id"]] = n
+            for n, given in enumerate(found):
+                if given["shot_id"] in seen:
+                    raise Conflict(f"shots[{n}]: repeats shots[{seen[given['shot_id']]}]")
+                seen[given["shot_id"]] = n
         if ctx["taken"]:
             raise Conflict(f"scene {scene_id} already has an instance of project asset {project_asset_id}")
         if shot_ids and not ctx["assignments_initialized"]:
             await conn.execute(_POPULATE_OTHERS, {"scene_id": scene_id})
         state = added_state(ctx, inherit_latest, override, tags)
-        row = (
+        row = one_row(
             await conn.execute(
                 _INSERT_ADDED,
                 {
@@ -594,8 +607,9 @@ async def add_asset_to_scene(
                     "source_id": ctx["source_id"],
                     **state,
                 },
-            )
-        ).mappings().one()
+            ),
+            InstanceRow,
+        )
         # Instance rows before the scene row (services.film.chains: lock order).
         if await repair_chains(conn, ctx["scene_branch_id"]):
             row = (await _reread(conn, [row["id"]]))[0]

@@ -11,20 +11,21 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, cast
 
-from sqlalchemy import text
+from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.core import validation
 from services.core.errors import BadUserInput, Conflict, not_found
 from services.db.database import Database
 from services.db.predicates import asset_order, owned
+from services.db.rows import InstanceRow, Json, RevisionKind, RevisionRow, all_rows, first_row, one_row
 from services.film.stages import invalidate_frames
 
-KINDS = (
+KINDS: tuple[RevisionKind, ...] = (
     "bootstrapped", "inherited", "created", "forked", "updated", "resynced", "image_generated",
     "propagated", "reverted", "deleted",
 )
@@ -91,9 +92,9 @@ AssetKey = tuple[uuid.UUID, int]
 
 async def revisions_of_instances(
     conn: AsyncConnection, uid: str, keys: Sequence[InstanceKey]
-) -> dict[InstanceKey, list[Any]]:
+) -> dict[InstanceKey, list[RevisionRow]]:
     """Keyed by (instance id, first, beforeNumber): the page of revisions, newest first."""
-    grouped: dict[InstanceKey, list[Any]] = defaultdict(list)
+    grouped: dict[InstanceKey, list[RevisionRow]] = defaultdict(list)
     params = {
         "keys": [k[0] for k in keys],
         "firsts": [k[1] for k in keys],
@@ -101,16 +102,18 @@ async def revisions_of_instances(
         "uid": uid,
     }
     for row in (await conn.execute(_OF_INSTANCES, params)).mappings():
-        grouped[(row["_key"], row["_first"], row["_before"])].append(row)
+        grouped[(row["_key"], row["_first"], row["_before"])].append(cast(RevisionRow, row))
     return grouped
 
 
-async def revisions_of_assets(conn: AsyncConnection, uid: str, keys: Sequence[AssetKey]) -> dict[AssetKey, list[Any]]:
+async def revisions_of_assets(
+    conn: AsyncConnection, uid: str, keys: Sequence[AssetKey]
+) -> dict[AssetKey, list[RevisionRow]]:
     """Keyed by (project asset id, first): the page of revisions, newest first."""
-    grouped: dict[AssetKey, list[Any]] = defaultdict(list)
+    grouped: dict[AssetKey, list[RevisionRow]] = defaultdict(list)
     params = {"keys": [k[0] for k in keys], "firsts": [k[1] for k in keys], "uid": uid}
     for row in (await conn.execute(_OF_ASSETS, params)).mappings():
-        grouped[(row["_key"], row["_first"])].append(row)
+        grouped[(row["_key"], row["_first"])].append(cast(RevisionRow, row))
     return grouped
 
 
@@ -154,7 +157,7 @@ _DIFFS = text(
 )
 
 
-async def diffs_from_source(conn: AsyncConnection, uid: str, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Any]:
+async def diffs_from_source(conn: AsyncConnection, uid: str, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, RowMapping]:
     rows = (await conn.execute(_DIFFS, {"keys": list(ids), "uid": uid})).mappings()
     return {row["_key"]: row for row in rows}
 
@@ -189,7 +192,13 @@ _REVERT = text(
 )
 
 
-def reverted_state(current: Any, target: dict[str, Any]) -> dict[str, Any]:
+
+class _RevertTarget(InstanceRow):
+    assignments_initialized: bool
+    target_state: Json | None
+
+
+def reverted_state(current: InstanceRow, target: Mapping[str, Any]) -> dict[str, Any]:
     """What a revert to `target` (a revision's after-state) makes of the instance now: its
     override, tags and carry_forward; its image when that image was the instance's own, else
     the current base image; the base stays, so the effective description is the override,
@@ -207,13 +216,13 @@ def reverted_state(current: Any, target: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def same_state(a: Any, b: Any) -> bool:
+def same_state(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     return all(
         (list(a[c]) == list(b[c])) if c == "status_tags" else a[c] == b[c] for c in STATE
     )
 
 
-def visible_change(before: Any, after: Any) -> bool:
+def visible_change(before: InstanceRow, after: InstanceRow) -> bool:
     """What a shot's frames and prompts read of an instance: effective description, image, tags."""
     return (
         before["effective_description"] != after["effective_description"]
@@ -229,12 +238,12 @@ async def revert_scene_asset_instance(
     number: int,
     expected_modification_count: int | None = None,
     reason: str | None = None,
-) -> Any:
+) -> InstanceRow:
     reason = validation.optional_long_text("reason", reason)
     async with db.transaction(uid, revision_kind="reverted") as conn:
-        current = (
-            await conn.execute(_REVERT_TARGET, {"id": instance_id, "number": number, "uid": uid})
-        ).mappings().first()
+        current = first_row(
+            await conn.execute(_REVERT_TARGET, {"id": instance_id, "number": number, "uid": uid}), _RevertTarget
+        )
         if current is None:
             raise not_found("scene asset instance", instance_id)
         if current["target_state"] is None:
@@ -250,9 +259,7 @@ async def revert_scene_asset_instance(
         new = reverted_state(current, current["target_state"])
         if same_state(new, current):
             return current
-        row = (
-            await conn.execute(_REVERT, {**new, "id": instance_id, "reason": reason})
-        ).mappings().one()
+        row = one_row(await conn.execute(_REVERT, {**new, "id": instance_id, "reason": reason}), InstanceRow)
         if visible_change(current, row):
             await invalidate_frames(conn, [row["scene_id"]])
     return row
@@ -382,12 +389,20 @@ _PROPAGATE = text(
 )
 
 
+
+class Propagated(InstanceRow):
+    """An instance of the propagated line: its row (as written, or as it stays) and its part."""
+
+    role: Literal["root", "updated", "unchanged", "stopped"]
+    changes_frames: bool
+
+
 @dataclass(frozen=True)
 class Propagation:
     dry_run: bool
-    updated: list[Any]
+    updated: list[Propagated]
     unchanged_count: int
-    stopped_at: list[Any]
+    stopped_at: list[Propagated]
 
 
 async def propagate_scene_asset_instance(
@@ -397,12 +412,8 @@ async def propagate_scene_asset_instance(
         async with db.transaction(uid, revision_kind="propagated") as conn:
             if not dry_run:
                 await conn.execute(_LOCK_LINE, {"id": instance_id, "uid": uid})
-            rows = list(
-                (
-                    await conn.execute(
-                        _PROPAGATE, {"id": instance_id, "uid": uid, "dry_run": dry_run}
-                    )
-                ).mappings()
+            rows = all_rows(
+                await conn.execute(_PROPAGATE, {"id": instance_id, "uid": uid, "dry_run": dry_run}), Propagated
             )
             if not any(r["role"] == "root" for r in rows):
                 raise not_found("scene asset instance", instance_id)
