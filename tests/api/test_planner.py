@@ -97,12 +97,12 @@ async def film(database_url: str, alice: Client) -> BenchFilm:
         await conn.close()
 
 
-@pytest.mark.parametrize("name", ["scene_page", "stage9_page", "continuity_page", "history_page"])
+@pytest.mark.parametrize("name", ["scene_page", "stage9_page", "continuity_page", "history_page", "continuity_report"])
 async def test_benchmark_queries_answer_alike_on_both_paths(
     name: str, film: BenchFilm, alice: Client, bob: Client
 ) -> None:
     query = (QUERIES / f"{name}.graphql").read_text()
-    by_branch = name in ("continuity_page", "history_page")
+    by_branch = name in ("continuity_page", "history_page", "continuity_report")
     target = film.branch_id if by_branch else film.scenes[3]
     await both(alice, query, {"id": target})
     theirs = await both(bob, query, {"id": target})
@@ -118,6 +118,19 @@ async def test_scene_page_is_one_statement_after_the_claims(film: BenchFilm, ali
     assert statements.take() == 2
 
 
+async def test_the_continuity_report_is_one_statement_after_the_claims(
+    film: BenchFilm, alice: Client, statements: Any
+) -> None:
+    # Warnings, messages, order, minSeverity and the warnings' scenes, shots and instances.
+    query = (QUERIES / "continuity_report.graphql").read_text()
+    await post(alice, query, {"id": film.branch_id}, planner=True)
+    statements.take()
+    body = await post(alice, query, {"id": film.branch_id}, planner=True)
+    codes = {w["code"] for w in body["data"]["branch"]["continuityReport"]}
+    assert {"MISSING_IMAGE", "UPSTREAM_CHANGED", "HANDOFF_MISMATCH", "STORY_DAY_REGRESSION"} <= codes, codes
+    assert statements.take() == 2
+
+
 # -- generated selections ---------------------------------------------------------------------
 
 # Table-backed types and their fields as the contract names them: (field, type it returns or None
@@ -126,7 +139,8 @@ OBJECTS: dict[str, list[tuple[str, str | None]]] = {
     "Project": [("id", None), ("title", None), ("createdAt", None), ("activeBranch", "Branch"),
                 ("branches", "Branch")],
     "Branch": [("id", None), ("name", None), ("project", "Project"), ("scenes", "Scene"),
-               ("assets", "ProjectAsset"), ("lockedVisualStyleCapsuleId", None), ("forkedFrom", "Branch")],
+               ("assets", "ProjectAsset"), ("lockedVisualStyleCapsuleId", None), ("forkedFrom", "Branch"),
+               ("continuityReport", "ContinuityWarning")],
     "ProjectAsset": [("id", None), ("name", None), ("assetType", None), ("description", None),
                      ("imageKeyUrl", None), ("visualStyleCapsuleId", None), ("locked", None),
                      ("version", None), ("sceneInstances", "SceneAssetInstance"),
@@ -136,8 +150,10 @@ OBJECTS: dict[str, list[tuple[str, str | None]]] = {
               ("priorScene", "Scene"), ("assetInstances", "SceneAssetInstance"), ("shots", "Shot"),
               ("shotAssignments", "ShotAssetAssignment"), ("hasShotAssignments", None),
               ("stageLocks", "StageLock"), ("localContext", "LocalContext"), ("storyDay", None),
-              ("timeOfDay", None), ("updatedAt", None)],
+              ("timeOfDay", None), ("updatedAt", None), ("continuityWarnings", "ContinuityWarning")],
     "StageLock": [("stage", None), ("status", None)],
+    "ContinuityWarning": [("code", None), ("severity", None), ("message", None), ("scene", "Scene"),
+                          ("shot", "Shot"), ("sceneAssetInstance", "SceneAssetInstance")],
     "LocalContext": [("sceneId", None), ("sceneScript", None), ("previousSceneEndState", None)],
     "SceneAssetInstance": [("id", None), ("scene", "Scene"), ("projectAsset", "ProjectAsset"),
                            ("descriptionOverride", None), ("imageKeyUrl", None), ("statusTags", None),
@@ -178,6 +194,10 @@ OBJECTS: dict[str, list[tuple[str, str | None]]] = {
 ROOTS = {"scene": "Scene", "branch": "Branch", "project": "Project", "sceneAssetInstance": "SceneAssetInstance",
          "shot": "Shot"}
 DIRECTIVES = ["", "", "", " @include(if: $yes)", " @skip(if: $no)", " @include(if: $no)", " @skip(if: true)"]
+# Fields with arguments: literals, an explicit null, a variable (declared when used) or none.
+SEVERITIES = ["", "(minSeverity: INFO)", "(minSeverity: WARNING)", "(minSeverity: ERROR)", "(minSeverity: null)",
+              "(minSeverity: $severity)"]
+ARGUMENTS = {"continuityReport": SEVERITIES, "continuityWarnings": SEVERITIES}
 
 
 @st.composite
@@ -188,11 +208,17 @@ def selections(draw: Any, type_name: str, depth: int, prefix: str = "") -> str:
     for index, (name, target) in enumerate(chosen):
         alias = f"{prefix}{name}{index}: " if draw(st.booleans()) else ""
         directive = draw(st.sampled_from(DIRECTIVES))
+        arguments = draw(st.sampled_from(ARGUMENTS.get(name, [""])))
+        if arguments:
+            # Aliased: fields of one response key that merge must have the same arguments.
+            alias = f"{prefix}{name}{index}: "
+            name += arguments
         if target is None:
             parts.append(f"{alias}{name}{directive}")
             continue
         if depth <= 0:
-            leafy = ("StageLock", "ReferenceImage", "LocalContext", "FrameReferences", "InstanceState", "StateDiff")
+            leafy = ("StageLock", "ReferenceImage", "LocalContext", "FrameReferences", "InstanceState", "StateDiff",
+                     "ContinuityWarning")
             inner = "__typename" if target in leafy else "id"
         else:
             inner = draw(selections(target, depth - 1, prefix))
@@ -214,8 +240,9 @@ def documents(draw: Any) -> tuple[str, str]:
     if draw(st.booleans()):
         fragment = f"fragment Extra on {ROOTS[root]} {{ {draw(selections(ROOTS[root], 1, 'g'))} }}"
         body += " ...Extra"
+    severity = ", $severity: Severity" if "$severity" in body + fragment else ""
     query = (
-        "query Generated($id: UUID!, $yes: Boolean!, $no: Boolean!) {"
+        f"query Generated($id: UUID!, $yes: Boolean!, $no: Boolean!{severity}) {{"
         f" yes: __typename @include(if: $yes) no: __typename @skip(if: $no)"
         f" {root}(id: $id) {{ {body} }} }} {fragment}"
     )
@@ -223,16 +250,18 @@ def documents(draw: Any) -> tuple[str, str]:
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(document=documents(), yes=st.booleans())
+@given(document=documents(), yes=st.booleans(), severity=st.sampled_from(["INFO", "WARNING", "ERROR", None]))
 async def test_generated_selections_answer_alike_on_both_paths(
-    document: tuple[str, str], yes: bool, film: BenchFilm, alice: Client, bob: Client
+    document: tuple[str, str], yes: bool, severity: str | None, film: BenchFilm, alice: Client, bob: Client
 ) -> None:
     root, query = document
     ids = {
         "scene": film.scenes[2], "branch": film.branch_id, "project": film.project_id,
         "shot": film.extra["shot"], "sceneAssetInstance": film.extra["instance"],
     }
-    variables = {"id": ids[root], "yes": yes, "no": not yes}
+    variables: dict[str, Any] = {"id": ids[root], "yes": yes, "no": not yes}
+    if "$severity" in query:
+        variables["severity"] = severity
     mine = await both(alice, query, variables)
     if "errors" in mine:
         # Deep chains can pass the cost limit: refused alike on both paths, nothing to compare.

@@ -9,9 +9,12 @@ Templates use `{t}` for the row's alias; relation sources use `{p}` (the parent 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from gql.relations import RelationName
+from services import continuity, warnings
 from services.db.predicates import asset_name_order, asset_order, chain_walk, owned, owns_project, shot_order
 
 # The DateTime scalar's serialisation (gql.scalars.serialize_datetime), done by PostgreSQL.
@@ -38,6 +41,10 @@ class Relation:
     the `fk` column holding the child's id: it becomes a left join of the parent's own query
     (one row at most: the key is the child's primary key), and a `{ id }` selection of it
     reads the column without any join.
+
+    `arguments` are the field's arguments the source reads, as `{name}` placeholders: each
+    becomes a bind parameter whose value the executor computes per request (the function turns
+    the coerced argument into the parameter, or raises as the resolver would).
     """
 
     target: str
@@ -46,6 +53,7 @@ class Relation:
     order: str | None = None
     fk: str | None = None
     table: str | None = None
+    arguments: tuple[tuple[str, Callable[[Any], Any]], ...] = ()
 
 
 Field = Column | Relation
@@ -75,6 +83,24 @@ def _reference_images(column: str) -> Relation:
         many=True,
         source=f"from jsonb_array_elements({{p}}.{column}) with ordinality {{c}}(e, n)",
         order="{c}.n",
+    )
+
+
+def _severity(value: Any) -> str:
+    """`minSeverity` as the resolvers read it (gql.types.continuity): null is INFO."""
+    return continuity.severity(warnings.INFO if value is None else str(getattr(value, "value", value)))
+
+
+def _report(scope: str) -> Relation:
+    """The continuity report of the scenes matching `scope` (over the scenes row `s` and the
+    parent `{p}`), built by the statement of services.continuity: messages, order and the
+    minSeverity filter included."""
+    sql = continuity.report_sql(scope.replace("{p}", "\x00p"), "\x00m")
+    source = sql.replace("{", "{{").replace("}", "}}").replace("\x00p", "{p}").replace("\x00m", "{minSeverity}")
+    return Relation(
+        "ContinuityWarning", True, f"from ({source}) {{c}}",
+        ", ".join("{c}." + column for column in continuity.REPORT_ORDER),
+        arguments=(("minSeverity", _severity),),
     )
 
 
@@ -126,6 +152,7 @@ FIELDS: dict[str, dict[str, Field]] = {
             "ProjectAsset", True, "from project_assets {c} where {c}.branch_id = {p}.id",
             asset_name_order("{c}"),
         ),
+        "continuityReport": _report("s.branch_id = {p}.id"),
         "lockedVisualStyleCapsuleId": Column(
             "(select s.content ->> 'locked_visual_style_capsule_id' from stage_states s"
             " where s.branch_id = {t}.id and s.stage_number = 5 order by s.version desc limit 1)"
@@ -186,6 +213,7 @@ FIELDS: dict[str, dict[str, Field]] = {
         "stageLocks": Relation(
             "StageLock", True, STAGE_LOCK_SOURCE, "({c}.key)::int, {c}.value ->> 'status'"
         ),
+        "continuityWarnings": _report("s.id = {p}.id"),
     },
     "StageLock": {
         "stage": Column("({t}.key)::int"),
@@ -266,6 +294,15 @@ FIELDS: dict[str, dict[str, Field]] = {
         "sceneAssetInstance": _to_one(
             "SceneAssetInstance", "scene_asset_instances", "scene_asset_instance_id"
         ),
+    },
+    # A row of the report (services.continuity.report_sql), not of a table.
+    "ContinuityWarning": {
+        "code": Column("upper({t}.code)"),
+        "severity": Column("upper({t}.severity)"),
+        "message": Column("{t}.message"),
+        "scene": _to_one("Scene", "scenes", "scene_id"),
+        "shot": _to_one("Shot", "shots", "shot_id"),
+        "sceneAssetInstance": _to_one("SceneAssetInstance", "scene_asset_instances", "instance_id"),
     },
     "TransformationEvent": {
         "id": _c("id"),

@@ -345,7 +345,21 @@ class PlanningExecutionContext(StrawberryGraphQLCoreExecutionContext):
         if hasattr(context, "planned"):
             context.planned = True
         params = {"uid": uid, "id": args.get("id")}
+        try:
+            params.update(self._arguments(plan))
+        except Exception:
+            # An argument the resolver would refuse: the ordinary path reports it.
+            return None
         return self._run(plan, params, field_def.type, field_details_list, path)
+
+    def _arguments(self, plan: Plan) -> dict[str, Any]:
+        """The bind parameters of the compiled fields' arguments in this request."""
+        values: dict[str, Any] = {}
+        for argument in plan.arguments:
+            given = get_argument_values(argument.field_def, argument.node, self.variable_values)
+            out = argument.field_def.args[argument.name].out_name or argument.name
+            values[argument.bind] = argument.convert(given.get(out))
+        return values
 
     async def _run(self, plan: Plan, params: dict[str, Any], return_type: Any, details: Any, path: Path) -> Any:
         context = self.context_value
