@@ -64,14 +64,21 @@ def _report_ctes(scope: str) -> str:
         window by_scene as (partition by t.scene_id order by {shot_order("t")})
     ),
     -- A shot's assets: its assignments, or every instance of the scene under the legacy fallback.
+    -- The assignments are read by scene, not looked up per shot and instance: the composite
+    -- foreign keys keep an assignment's shot and instance in its scene (so in sh and inst).
+    -- The fallback's rows are the pairs without one.
     cast_ as (
-        select sh.id as shot_id, sh.scene_id, i.id as instance_id,
-               coalesce(x.presence_type, 'throughout') as presence
+        select x.shot_id, x.scene_id, x.scene_asset_instance_id as instance_id, x.presence_type as presence
+          from shot_asset_assignments x
+         where x.scene_id in (select id from sc)
+        union all
+        select sh.id, sh.scene_id, i.id, 'throughout'
           from sh
           join sc on sc.id = sh.scene_id
           join inst i on i.scene_id = sh.scene_id
-          left join shot_asset_assignments x on x.shot_id = sh.id and x.scene_asset_instance_id = i.id
-         where x.id is not null or not sc.assignments_initialized
+         where not sc.assignments_initialized
+           and not exists (select 1 from shot_asset_assignments x
+                            where x.shot_id = sh.id and x.scene_asset_instance_id = i.id)
     ),
     -- Per continuing shot and asset: in the previous shot's end frame, in this shot's start frame.
     handoff as (
