@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from services.image_providers import ImageRequest, LocalProvider
+from services.images.providers import ImageRequest, LocalProvider
 
 
 class FlakyProvider:

@@ -224,8 +224,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     os.environ["CONTINUITY_JWT_SECRET"] = SECRET
     os.environ["CONTINUITY_DEV_AUTH"] = "0"
     os.environ.setdefault("CONTINUITY_DATA_DIR", str(REPO / ".data" / "bench-data"))
-    from services.auth import issue_token
-    from services.config import load_settings
+    from services.core.auth import issue_token
+    from services.core.config import load_settings
     from services.db import migrations
 
     server = server_url(REPO / ".data" / "bench")

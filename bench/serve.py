@@ -14,7 +14,7 @@ sys.path.insert(0, str(SRC))
 
 def app():  # type: ignore[no-untyped-def]
     from gql.app import create_app
-    from services.config import load_settings
+    from services.core.config import load_settings
 
     settings = load_settings()
     url = os.environ["DATABASE_URL"]

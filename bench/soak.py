@@ -61,8 +61,8 @@ import websockets
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from services.auth import issue_token  # noqa: E402
-from services.config import load_settings  # noqa: E402
+from services.core.auth import issue_token  # noqa: E402
+from services.core.config import load_settings  # noqa: E402
 
 TERMINAL = ("COMPLETED", "FAILED", "CANCELLED")
 # A job's status changes: claimed, then finished, failed for good, back in the queue, or cancelled.

@@ -61,7 +61,7 @@ def background_for_tests() -> list[Any]:
 @pytest.fixture(scope="session")
 async def server(database_url: str) -> AsyncIterator[RunningServer]:
     from gql.app import create_app, server_options
-    from services.config import load_settings
+    from services.core.config import load_settings
 
     settings = load_settings()
     port = free_port()
@@ -92,7 +92,7 @@ async def http(server: RunningServer) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture(scope="session")
 def make_client(http: httpx.AsyncClient, server: RunningServer) -> Callable[..., Client]:
-    from services.auth import issue_token
+    from services.core.auth import issue_token
 
     def make(user_id: str | None = None) -> Client:
         user_id = user_id or str(uuid.uuid4())

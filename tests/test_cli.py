@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from services.config import DEV_USER_ID
+from services.core.config import DEV_USER_ID
 from tests.support import REPO, free_port
 
 # Real processes: the slow tier (README, "Two commands").

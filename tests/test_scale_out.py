@@ -20,7 +20,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from services.job_events import asyncpg_dsn
+from services.images.events import asyncpg_dsn
 from tests.support import REPO, Client, create_database, drop_database, free_port, run_sync
 from tests.support.film import film_with_instances
 from tests.support.subscriptions import BY_JOB, WAIT, connect
@@ -128,8 +128,8 @@ async def cluster(pg_server: str, tmp_path: Path) -> AsyncIterator[Cluster]:
 
 
 async def test_two_servers_and_a_worker_share_one_database(cluster: Cluster) -> None:
-    from services.auth import issue_token
-    from services.config import load_settings
+    from services.core.auth import issue_token
+    from services.core.config import load_settings
 
     one, two = await asyncio.gather(cluster.serve(0), cluster.serve(1))
     # Any server verifies a token the others accept: one secret for all.

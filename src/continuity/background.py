@@ -11,13 +11,13 @@ from collections.abc import Awaitable, Callable
 from prometheus_client import start_http_server
 
 from gql.context import AppState
-from services.config import Settings
+from services.core.config import Settings
+from services.core.metrics import Metrics
 from services.db.database import Database
-from services.image_providers import provider_from_settings
-from services.image_storage import storage_from_settings
-from services.image_worker import ImageWorker, JobObserver
-from services.job_events import JobEvents
-from services.metrics import Metrics
+from services.images.events import JobEvents
+from services.images.providers import provider_from_settings
+from services.images.storage import storage_from_settings
+from services.images.worker import ImageWorker, JobObserver
 
 log = logging.getLogger("continuity.background")
 

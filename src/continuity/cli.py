@@ -12,8 +12,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from services import logs
-from services.config import DEV_USER_ID, Settings, load_settings
+from services.core import logs
+from services.core.config import DEV_USER_ID, Settings, load_settings
 from services.db import migrations
 
 log = logging.getLogger("continuity")
@@ -58,7 +58,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from gql.app import create_app, server_options
-    from services.auth import issue_token
+    from services.core.auth import issue_token
 
     sock = _listen(args.host, args.port)
     port = sock.getsockname()[1]  # the one the system picked for --port 0
@@ -125,7 +125,7 @@ def cmd_export_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
-    from services.auth import issue_token
+    from services.core.auth import issue_token
 
     settings = load_settings()
     print(issue_token(settings, args.user, ttl_seconds=args.ttl))

@@ -8,15 +8,18 @@ import uuid
 from typing import Any
 
 from continuity import demo_report
-from services import assets, assignments, images, instances, projects, scenes, shot_frames, stages
-from services.assignments import AssignmentEntry
-from services.config import Settings
+from services.casting import assignments, generation
+from services.casting.assignments import AssignmentEntry
+from services.casting.prompts import TemplatePromptWriter
+from services.core.config import Settings
 from services.db.database import Database
-from services.image_providers import provider_from_settings
-from services.image_storage import storage_from_settings
-from services.image_worker import ImageWorker
-from services.instances import InstanceChanges
-from services.prompts import TemplatePromptWriter
+from services.film import assets, projects, scenes, stages
+from services.images import jobs
+from services.images.providers import provider_from_settings
+from services.images.storage import storage_from_settings
+from services.images.worker import ImageWorker
+from services.instances import edits
+from services.instances.edits import InstanceChanges
 
 TERMINAL = {"completed", "failed"}
 
@@ -26,7 +29,7 @@ async def _generate_images(
 ) -> None:
     """Queues an image per instance and runs a worker here until every job is done, so the
     film has its images whether or not a server runs."""
-    jobs = [(await images.create_scene_asset_job(db, user_id, i))["id"] for i in instance_ids]
+    job_ids = [(await jobs.create_scene_asset_job(db, user_id, i))["id"] for i in instance_ids]
     worker = ImageWorker(
         db,
         provider=provider_from_settings(settings.image_provider),
@@ -40,7 +43,7 @@ async def _generate_images(
     try:
         async with asyncio.timeout(300):
             while True:
-                rows = await images.viewer_jobs(db, user_id, jobs)
+                rows = await jobs.viewer_jobs(db, user_id, job_ids)
                 if all(str(r["status"]).lower() in TERMINAL for r in rows.values()):
                     break
                 await asyncio.sleep(0.1)
@@ -89,13 +92,13 @@ async def load_demo(database_url: str, user_id: str, *, settings: Settings, publ
                     camera="Wide, slow push in",
                 )
                 shots.append(shot)
-            inherited = await instances.inherit_scene_assets(db, user_id, scene["id"])
+            inherited = await edits.inherit_scene_assets(db, user_id, scene["id"])
             all_instances += [i["id"] for i in inherited.instances]
             if number == 2:
                 scene2_mara = next(
                     i for i in inherited.instances if i["effective_description"].startswith("A lighthouse")
                 )
-                await instances.update_scene_asset_instance(
+                await edits.update_scene_asset_instance(
                     db, user_id, scene2_mara["id"],
                     InstanceChanges(description_override="Mara, soaked, her oilskin coat torn at the sleeve",
                                     status_tags=["soaked", "torn_coat"], modification_reason="the rescue"),
@@ -114,7 +117,7 @@ async def load_demo(database_url: str, user_id: str, *, settings: Settings, publ
         await _generate_images(db, settings, public_url, user_id, all_instances)
         # Prompts after the images: the manifests name the images the frames will use.
         for scene in scene_rows:
-            await shot_frames.generate_shot_prompts(db, user_id, scene["id"], TemplatePromptWriter())
+            await generation.generate_shot_prompts(db, user_id, scene["id"], TemplatePromptWriter())
         # What the continuity report then shows (docs/continuity.md), before the sign-off below.
         await demo_report.stage_report(db, settings, public_url, user_id, branch_id)
         # Scene 2's frames are signed off: an edit that changes them outdates this lock.

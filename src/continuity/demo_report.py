@@ -14,11 +14,13 @@ import uuid
 from sqlalchemy import text
 
 from continuity.background import make_worker
-from services import assets, instances, scenes, shot_frames
-from services.config import Settings
+from services.casting import generation
+from services.casting.prompts import TemplatePromptWriter
+from services.core.config import Settings
 from services.db.database import Database
-from services.instances import InstanceChanges
-from services.prompts import TemplatePromptWriter
+from services.film import assets, scenes
+from services.instances import edits
+from services.instances.edits import InstanceChanges
 
 JOBS_TIMEOUT = 60.0
 
@@ -72,24 +74,24 @@ async def stage_report(db: Database, settings: Settings, public_url: str, user_i
         db, user_id, asset_ids["Tom"], {"description": "A drenched young fisherman, red knit cap, a split lip."}
     )
     for number in (1, 2):
-        await instances.resync_scene_asset_instance(db, user_id, instance[(number, "Tom")])
+        await edits.resync_scene_asset_instance(db, user_id, instance[(number, "Tom")])
     # Mara is bandaged in scene 3, and nobody said why.
-    await instances.update_scene_asset_instance(
+    await edits.update_scene_asset_instance(
         db, user_id, instance[(3, "Mara")], InstanceChanges(status_tags=["soaked", "torn_coat", "bandaged"])
     )
     # The lantern is lost in scene 3: no image for its frames.
-    await instances.update_scene_asset_instance(
+    await edits.update_scene_asset_instance(
         db, user_id, instance[(3, "Brass Lantern")],
         InstanceChanges(image_key_url=None, modification_reason="lost in the storm"),
     )
     # The storm breaks the lamp after its scene image was made: the image no longer fits its tags.
-    await instances.update_scene_asset_instance(
+    await edits.update_scene_asset_instance(
         db, user_id, instance[(3, "The Lighthouse")],
         InstanceChanges(status_tags=["storm_damage"], modification_reason="the storm breaks the lamp"),
     )
     # 2C picks up where 2B left off, but Tom walked out of 2B and the lantern only passes by.
     await scenes.update_shot(db, user_id, shot["2C"], {"continues_from_previous": True})
     # Scene 2's prompts again (Tom changed), then 2A's frames: 2A is ready for video, 2B is not.
-    await shot_frames.generate_shot_prompts(db, user_id, scene_ids[2], TemplatePromptWriter())
-    await shot_frames.generate_shot_frames(db, user_id, shot["2A"])
+    await generation.generate_shot_prompts(db, user_id, scene_ids[2], TemplatePromptWriter())
+    await generation.generate_shot_frames(db, user_id, shot["2A"])
     await _run_jobs(db, settings, public_url, project_id)

@@ -37,10 +37,10 @@ from gql.observability import RequestIds, error_codes, log_request, with_request
 from gql.planner.executor import planner_enabled_by_env
 from gql.schema import create_schema
 from gql.transport import GraphQLOverHTTP
-from services import request_context
-from services.config import Settings
+from services.core import request_context
+from services.core.config import Settings
+from services.core.metrics import CONTENT_TYPE, Metrics, operation_name
 from services.db.database import Database
-from services.metrics import CONTENT_TYPE, Metrics, operation_name
 
 log = logging.getLogger("continuity.app")
 

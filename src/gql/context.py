@@ -8,10 +8,10 @@ from typing import Any
 import strawberry
 
 from gql.loaders import Loaders
-from services import auth
-from services.config import DEV_USER_ID, Settings
+from services.core import auth
+from services.core.config import DEV_USER_ID, Settings
+from services.core.errors import Unauthenticated
 from services.db.database import Database
-from services.errors import Unauthenticated
 
 
 @dataclass
@@ -28,7 +28,7 @@ class AppState:
     prompt_writer: Any = None
     # Whether plannable selections are answered by one compiled statement (gql.planner).
     planner: bool = True
-    # The process's Prometheus metrics (services.metrics), when the app keeps them.
+    # The process's Prometheus metrics (services.core.metrics), when the app keeps them.
     metrics: Any = None
     # Persisted and trusted documents (gql.documents).
     documents: Any = None

@@ -11,7 +11,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types import StreamExecutionResult
 
 from gql.scalars import ScalarInputError
-from services.errors import DomainError
+from services.core.errors import DomainError
 
 log = logging.getLogger("continuity.errors")
 

@@ -13,7 +13,7 @@ import json
 from importlib import resources
 from pathlib import Path
 
-from services.config import DEV_USER_ID
+from services.core.config import DEV_USER_ID
 
 ASSETS_PATH = "/graphiql"
 _PACKAGE = "graphene_django_graphiql_static"

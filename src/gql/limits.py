@@ -55,7 +55,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
 from gql.errors import LimitExceeded
-from services.config import Settings
+from services.core.config import Settings
 
 # Typical sizes of the lists of a film: a branch has ~40 scenes and ~30 assets, a scene ~25
 # asset instances and ~12 shots, an inheritance chain ~40 links. Keyed by `Type.field`.

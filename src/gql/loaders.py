@@ -12,7 +12,7 @@ from typing import Any
 from aiodataloader import DataLoader
 
 from gql.relations import RelationName, ValueRelation, registered
-from services import batches
+from services.db import reads
 from services.db.database import Database
 
 
@@ -27,7 +27,7 @@ class Loaders:
 
         async def batch(keys: list[Any]) -> list[Any]:
             async with self.db.transaction(self.uid) as conn:
-                grouped = await batches.read_many(conn, self.uid, relation, keys)
+                grouped = await reads.read_many(conn, self.uid, relation, keys)
             if single:
                 return [build(rows[0]) if (rows := grouped.get(k)) else None for k in keys]
             answers = [[build(row) for row in grouped.get(k, ())] for k in keys]
@@ -64,7 +64,7 @@ class Loaders:
 
             async def batch(keys: list[Any]) -> list[Any]:
                 async with self.db.transaction(self.uid) as conn:
-                    grouped = await batches.read_many(conn, self.uid, relation, keys)
+                    grouped = await reads.read_many(conn, self.uid, relation, keys)
                 return [rows[0][column] if (rows := grouped.get(k)) else default for k in keys]
 
             loader = self._loaders[key] = DataLoader(batch)

@@ -14,7 +14,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services import request_context
+from services.core import request_context
 
 HEADER = b"x-request-id"
 log = logging.getLogger("continuity.requests")

@@ -7,10 +7,10 @@ import uuid
 import strawberry
 
 from gql.context import Info
-from gql.types.image_job import ImageJob
-from gql.types.instance import SceneAssetInstance
-from gql.types.project import Branch, Project, Viewer
-from gql.types.scene import Scene, Shot
+from gql.types.images import ImageJob
+from gql.types.instances import SceneAssetInstance
+from gql.types.projects import Branch, Project, Viewer
+from gql.types.scenes import Scene, Shot
 
 
 @strawberry.type

@@ -1,4 +1,4 @@
-"""The relations the loaders read (`services.batches`), each with the GraphQL type it builds.
+"""The relations the loaders read (`services.db.reads`), each with the GraphQL type it builds.
 
 Each type module registers its relations beside the type (`@relations(...)` on the class), so
 the loaders (`gql.loaders`) know a relation, never a type, and neither module imports the

@@ -13,7 +13,7 @@ from strawberry.types.execution import ExecutionContext
 
 from gql.errors import ErrorCodes
 from gql.limits import Limits, LimitSettings, Verdicts
-from gql.mutations.assignments import AssignmentMutation
+from gql.mutations.casting import CastingMutation
 from gql.mutations.editing import EditingMutation
 from gql.mutations.film import FilmMutation
 from gql.mutations.images import ImageMutation
@@ -23,13 +23,13 @@ from gql.planner.executor import PlanningExecutionContext
 from gql.queries import Query
 from gql.scalars import SCALAR_MAP
 from gql.subscriptions import OperationLoaders, Subscription
-from services.config import Settings, load_settings
+from services.core.config import Settings, load_settings
 
 MUTATIONS: tuple[type, ...] = (
     FilmMutation,
     EditingMutation,
     InstanceMutation,
-    AssignmentMutation,
+    CastingMutation,
     ImageMutation,
     RevisionMutation,
 )

@@ -10,10 +10,10 @@ from strawberry.extensions import SchemaExtension
 
 from gql.context import Context, Info
 from gql.inputs import optional
-from gql.types.image_job import ImageJob, ImageJobEvent
-from services import images, job_event_stream
-from services.errors import BadUserInput, DomainError
-from services.job_events import Position
+from gql.types.images import ImageJob, ImageJobEvent
+from services.core.errors import BadUserInput, DomainError
+from services.images import event_stream, jobs
+from services.images.events import Position
 
 
 class JobEventsUnavailable(DomainError):
@@ -44,10 +44,10 @@ class Subscription:
         if hub is None:
             raise JobEventsUnavailable("this server process does not relay job updates")
         if job is not None:
-            rows = images.watch_job(ctx.db, uid, hub, job)
+            rows = jobs.watch_job(ctx.db, uid, hub, job)
         else:
             assert project is not None
-            rows = images.watch_project(ctx.db, uid, hub, project)
+            rows = jobs.watch_project(ctx.db, uid, hub, project)
         try:
             async for row in rows:
                 yield ImageJob.from_row(row)
@@ -82,7 +82,7 @@ class Subscription:
         hub = ctx.app.events
         if hub is None:
             raise JobEventsUnavailable("this server process does not relay job events")
-        events = job_event_stream.stream_events(
+        events = event_stream.stream_events(
             ctx.db, uid, hub, project_id=project_id, job_id=job_id, after=position
         )
         try:

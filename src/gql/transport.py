@@ -34,8 +34,8 @@ from strawberry.types.graphql import OperationType
 from gql.documents import DocumentRefused, Documents
 from gql.errors import MASKED_MESSAGE, classify_all
 from gql.observability import error_codes, log_request, with_request_id
-from services import request_context
-from services.metrics import operation_name
+from services.core import request_context
+from services.core.metrics import operation_name
 
 
 class View(Protocol):

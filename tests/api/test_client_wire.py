@@ -13,7 +13,7 @@ import httpx
 import pytest
 import websockets
 
-from services.config import DEV_USER_ID
+from services.core.config import DEV_USER_ID
 from tests.support import Client, serving
 from tests.support.film import film_with_instances
 from tests.support.subscriptions import PROTOCOL, WAIT

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from gql.cors import cors_rule
-from services.config import load_settings
+from services.core.config import load_settings
 from tests.support import serving
 
 QUERY = {"query": "{ __typename }"}

@@ -55,7 +55,7 @@ class Quiet:
     def client(self) -> Client:
         import uuid
 
-        from services.auth import issue_token
+        from services.core.auth import issue_token
 
         user = str(uuid.uuid4())
         return Client(self.http, issue_token(self.state.settings, user), user)
@@ -410,7 +410,7 @@ async def test_failed_attempts_wait_their_backoff_and_are_claimed_when_due(
 
 
 async def test_backoff_doubles_with_up_to_a_fifth_more_and_is_capped_at_five_minutes(quiet: Quiet) -> None:
-    from services.images import backoff_sql
+    from services.images.jobs import backoff_sql
 
     rows = await quiet.rows(
         f"select a, extract(epoch from {backoff_sql('a')} - clock_timestamp()) as s "

@@ -7,7 +7,7 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from services.job_events import Position
+from services.images.events import Position
 from tests.api.test_image_jobs import _terminate_listener, generate, until
 from tests.support import Client
 from tests.support.film import film_with_instances

@@ -12,7 +12,7 @@ from graphql import get_introspection_query, parse
 
 from gql.limits import LimitSettings, QueryLimits
 from gql.schema import create_schema
-from services.config import load_settings
+from services.core.config import load_settings
 from tests.support import Client
 from tests.support.film import new_film
 

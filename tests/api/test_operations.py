@@ -18,7 +18,7 @@ import pytest
 import websockets
 from prometheus_client.parser import text_string_to_metric_families
 
-from services.job_events import asyncpg_dsn
+from services.images.events import asyncpg_dsn
 from tests.api.test_image_jobs import generate, wait_completed
 from tests.support import REPO, Client, free_port, serving
 from tests.support.film import film_with_instances
@@ -158,8 +158,8 @@ async def test_a_websocket_keeps_its_upgrades_request_id(
 
 @pytest.mark.slow  # a real `continuity serve` process
 async def test_json_logs_carry_request_ids_and_never_tokens_or_values(database_url: str, tmp_path: Path) -> None:
-    from services.auth import issue_token
-    from services.config import load_settings
+    from services.core.auth import issue_token
+    from services.core.config import load_settings
 
     dsn = asyncpg_dsn(database_url)
     conn = await asyncpg.connect(dsn)

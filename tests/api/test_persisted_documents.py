@@ -33,8 +33,8 @@ def apq(document: str, with_query: bool = True, version: int = 1) -> dict[str, A
 
 
 def token_headers() -> dict[str, str]:
-    from services.auth import issue_token
-    from services.config import load_settings
+    from services.core.auth import issue_token
+    from services.core.config import load_settings
 
     return {"Authorization": f"Bearer {issue_token(load_settings(), str(uuid.uuid4()))}"}
 

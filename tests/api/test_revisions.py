@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from services.errors import NotFound
+from services.core.errors import NotFound
 from tests.api.test_instances import (
     CREATE,
     DELETE,
@@ -621,7 +621,7 @@ def test_a_revisions_list_costs_what_its_first_asks_for() -> None:
 
     from gql.limits import LimitSettings, QueryLimits
     from gql.schema import create_schema
-    from services.config import load_settings
+    from services.core.config import load_settings
 
     settings = load_settings()
     limits = QueryLimits(create_schema(settings)._schema, LimitSettings.of(settings))

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from services import prompts
+from services.casting import prompts
 from tests.api.test_assignments import (
     ANCHOR_IMG,
     CREATE,

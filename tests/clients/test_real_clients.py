@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from services.config import DEV_USER_ID
+from services.core.config import DEV_USER_ID
 from tests.support import REPO, Client, serving
 from tests.support.film import film_with_instances
 

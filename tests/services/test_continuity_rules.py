@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from services import warnings as w
-from services.frames import Casting, SceneAsset, Transformation
+from services.casting.frames import Casting, SceneAsset, Transformation
+from services.continuity import rules as w
 
 MESSAGES: list[tuple[str, str]] = [
     (

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from services.instances import OMITTED, added_state
+from services.instances.edits import OMITTED, added_state
 
 ASSET = {"asset_description": "Mara, as designed", "asset_version": 3, "asset_image": "https://img/asset.png"}
 SOURCE = {

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from services import frames, prompts
-from services.frames import SceneAsset, Transformation
+from services.casting import frames, prompts
+from services.casting.frames import SceneAsset, Transformation
 
 
 def _id(n: int) -> uuid.UUID:
@@ -183,7 +183,7 @@ def test_template_video_prompt_carries_every_direction_verbatim() -> None:
 
 def test_load_writer_defaults_to_the_template_and_refuses_a_bad_spec() -> None:
     assert isinstance(prompts.load_writer(None), prompts.TemplatePromptWriter)
-    assert isinstance(prompts.load_writer("services.prompts:TemplatePromptWriter"), prompts.TemplatePromptWriter)
+    assert isinstance(prompts.load_writer("services.casting.prompts:TemplatePromptWriter"), prompts.TemplatePromptWriter)
     with pytest.raises(ValueError):
         prompts.load_writer("no-colon")
     with pytest.raises(TypeError):

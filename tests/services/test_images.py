@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from services.image_providers import ImageRequest, load_factory, render_png
-from services.image_storage import LocalStorage, checked_path
-from services.images import _is_news, scene_asset_prompt, scene_asset_storage_path
-from services.job_events import Gap, JobEvent, JobFeed, Position, job_state
+from services.images.events import Gap, JobEvent, JobFeed, Position, job_state
+from services.images.jobs import _is_news, scene_asset_prompt, scene_asset_storage_path
+from services.images.providers import ImageRequest, load_factory, render_png
+from services.images.storage import LocalStorage, checked_path
 
 
 @pytest.mark.parametrize(
@@ -84,8 +84,8 @@ def test_the_prompt_decides_the_colour() -> None:
 
 
 def test_load_factory_reads_module_and_attribute() -> None:
-    assert load_factory("services.image_providers:LocalProvider").__name__ == "LocalProvider"
-    for bad in ("services.image_providers", ":LocalProvider", "services.image_providers:"):
+    assert load_factory("services.images.providers:LocalProvider").__name__ == "LocalProvider"
+    for bad in ("services.images.providers", ":LocalProvider", "services.images.providers:"):
         with pytest.raises(ValueError):
             load_factory(bad)
 

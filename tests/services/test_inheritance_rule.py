@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from services import assets, instances, projects, scenes
 from services.db.database import Database
-from services.instances import InstanceChanges
+from services.film import assets, projects, scenes
+from services.instances import edits
+from services.instances.edits import InstanceChanges
 
 ASSET_NOW = {"description": "Keeper, redesigned", "image_key_url": "https://img.example/v2.png"}
 
@@ -48,8 +49,8 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
 ]
 
 
-@pytest.mark.parametrize(("name", "edits", "inherited"), CASES, ids=[c[0] for c in CASES])
-async def test_inheritance_of_one_state(db: Database, name: str, edits: dict[str, Any], inherited: dict[str, Any]) -> None:
+@pytest.mark.parametrize(("name", "changes", "inherited"), CASES, ids=[c[0] for c in CASES])
+async def test_inheritance_of_one_state(db: Database, name: str, changes: dict[str, Any], inherited: dict[str, Any]) -> None:
     uid = str(uuid.uuid4())
     project = await projects.create_project(db, uid, name[:50])
     branch = project["active_branch_id"]
@@ -59,13 +60,13 @@ async def test_inheritance_of_one_state(db: Database, name: str, edits: dict[str
     await assets.lock_project_assets(db, uid, branch, None)
     first = await scenes.create_scene(db, uid, branch_id=branch, scene_number=1, slug="one")
     second = await scenes.create_scene(db, uid, branch_id=branch, scene_number=2, slug="two")
-    (prior,) = (await instances.inherit_scene_assets(db, uid, first["id"])).instances
-    if edits:
-        await instances.update_scene_asset_instance(db, uid, prior["id"], InstanceChanges(**edits))
+    (prior,) = (await edits.inherit_scene_assets(db, uid, first["id"])).instances
+    if changes:
+        await edits.update_scene_asset_instance(db, uid, prior["id"], InstanceChanges(**changes))
     # The asset moves on after scene 1 was made (two versions: description, then image).
     await assets.update_project_asset(db, uid, asset["id"], {"description": ASSET_NOW["description"]})
     await assets.update_project_asset(db, uid, asset["id"], {"image_key_url": ASSET_NOW["image_key_url"]})
-    result = await instances.inherit_scene_assets(db, uid, second["id"])
+    result = await edits.inherit_scene_assets(db, uid, second["id"])
     assert result.source == "prior_scene" and result.prior_scene_id == first["id"]
     (row,) = result.instances
     got = {key: (list(row[key]) if key == "status_tags" else row[key]) for key in inherited}

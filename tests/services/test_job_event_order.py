@@ -17,7 +17,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from services.job_events import TAIL, Position, asyncpg_dsn
+from services.images.events import TAIL, Position, asyncpg_dsn
 from tests.support import Client
 from tests.support.film import film_with_instances
 

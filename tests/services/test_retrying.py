@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import text
 
+from services.core.errors import NotFound
 from services.db.database import Database
-from services.errors import NotFound
 
 
 @pytest.fixture

@@ -10,9 +10,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from services import assets, instances, projects, scenes
+from services.core.errors import NotFound
 from services.db.database import Database
-from services.errors import NotFound
+from services.film import assets, projects, scenes
+from services.instances import edits
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +29,7 @@ async def _instance(db: Database, uid: str) -> dict[str, Any]:
     scene = dict(await scenes.create_scene(db, uid, branch_id=branch, scene_number=1, slug="s"))
     asset = dict(await assets.create_project_asset(
         db, uid, branch_id=branch, name="Mara", asset_type="character", description="d"))
-    row = await instances.create_scene_asset_instance(
+    row = await edits.create_scene_asset_instance(
         db, uid, scene_id=scene["id"], project_asset_id=asset["id"], status_tags=["muddy"])
     return dict(row)
 

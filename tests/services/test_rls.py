@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from services import assets, projects, scenes
+from services.core.errors import NotFound
 from services.db.database import Database
-from services.errors import NotFound
+from services.film import assets, projects, scenes
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import pytest
 
-from services import validation
-from services.errors import BadUserInput
+from services.core import validation
+from services.core.errors import BadUserInput
 
 
 @pytest.mark.parametrize(

@@ -48,8 +48,8 @@ async def test_an_exhausted_pool_is_service_unavailable(database_url: str) -> No
 
     import pytest
 
+    from services.core.errors import ServiceUnavailable
     from services.db.database import Database
-    from services.errors import ServiceUnavailable
 
     db = Database(database_url, pool_size=1, max_overflow=0)
     db.engine.pool._timeout = 0.2  # type: ignore[attr-defined]

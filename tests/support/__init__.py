@@ -143,7 +143,7 @@ async def serving(
     import uvicorn
 
     from gql.app import create_app
-    from services.config import load_settings
+    from services.core.config import load_settings
 
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"

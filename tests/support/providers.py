@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 
-from services.image_providers import ImageRequest, LocalProvider
+from services.images.providers import ImageRequest, LocalProvider
 
 
 class SlowProvider:

@@ -11,11 +11,12 @@ import strawberry
 from gql.context import Info
 from gql.inputs import given
 from gql.types.enums import InheritFrom, PresenceType, TimeOfDay
-from gql.types.instance import DeletePayload, SceneAssetInstance
-from gql.types.project import Branch, Project
-from gql.types.scene import Scene, Shot
-from services import assets, forks, instances, projects, scenes
-from services.instances import OMITTED, ShotPresence
+from gql.types.instances import DeletePayload, SceneAssetInstance
+from gql.types.projects import Branch, Project
+from gql.types.scenes import Scene, Shot
+from services.film import assets, forks, projects, scenes
+from services.instances import edits
+from services.instances.edits import OMITTED, ShotPresence
 
 
 @strawberry.input
@@ -174,7 +175,7 @@ class EditingMutation:
         override = OMITTED if input.description_override in (None, strawberry.UNSET) else input.description_override
         tags = OMITTED if input.status_tags in (None, strawberry.UNSET) else input.status_tags
         inherit = _raw(input.inherit_from) or InheritFrom.LATEST.value
-        row = await instances.add_asset_to_scene(
+        row = await edits.add_asset_to_scene(
             ctx.db,
             ctx.uid,
             scene_id=input.scene_id,

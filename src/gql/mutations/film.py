@@ -9,9 +9,9 @@ import strawberry
 from gql.context import Info
 from gql.inputs import given, optional
 from gql.types.enums import AssetType, StageStatus, TimeOfDay
-from gql.types.project import Branch, Project, ProjectAsset
-from gql.types.scene import Scene, Shot
-from services import assets, projects, scenes, stages
+from gql.types.projects import Branch, Project, ProjectAsset
+from gql.types.scenes import Scene, Shot
+from services.film import assets, projects, scenes, stages
 
 
 @strawberry.input

@@ -8,8 +8,8 @@ import strawberry
 
 from gql.context import Info
 from gql.inputs import optional
-from gql.types.image_job import ImageJob
-from services import images
+from gql.types.images import ImageJob
+from services.images import jobs
 
 
 @strawberry.type
@@ -25,7 +25,7 @@ class ImageMutation:
     ) -> ImageJob:
         ctx = info.context
         key = optional(idempotency_key)
-        row = await images.create_scene_asset_job(ctx.db, ctx.uid, instance_id, key)
+        row = await jobs.create_scene_asset_job(ctx.db, ctx.uid, instance_id, key)
         return ImageJob.from_row(row)
 
     @strawberry.mutation(
@@ -35,4 +35,4 @@ class ImageMutation:
     )
     async def cancel_image_job(self, info: Info, id: uuid.UUID) -> ImageJob:
         ctx = info.context
-        return ImageJob.from_row(await images.cancel_job(ctx.db, ctx.uid, id))
+        return ImageJob.from_row(await jobs.cancel_job(ctx.db, ctx.uid, id))

@@ -8,9 +8,9 @@ import strawberry
 
 from gql.context import Info
 from gql.inputs import optional
-from gql.types.instance import DeletePayload, InheritSceneAssetsPayload, SceneAssetInstance
-from services import instances
-from services.instances import InstanceChanges
+from gql.types.instances import DeletePayload, InheritSceneAssetsPayload, SceneAssetInstance
+from services.instances import edits
+from services.instances.edits import InstanceChanges
 
 
 @strawberry.input
@@ -35,7 +35,7 @@ class UpdateSceneAssetInstanceInput:
 
 
 def _sent(value: object) -> object:
-    return instances.OMITTED if value is strawberry.UNSET else value
+    return edits.OMITTED if value is strawberry.UNSET else value
 
 
 @strawberry.type
@@ -43,7 +43,7 @@ class InstanceMutation:
     @strawberry.mutation
     async def inherit_scene_assets(self, info: Info, scene_id: uuid.UUID) -> InheritSceneAssetsPayload:
         ctx = info.context
-        result = await instances.inherit_scene_assets(ctx.db, ctx.uid, scene_id)
+        result = await edits.inherit_scene_assets(ctx.db, ctx.uid, scene_id)
         prior = None
         if result.prior_scene_id is not None:
             prior = await ctx.loaders.one("scene").load(result.prior_scene_id)
@@ -62,7 +62,7 @@ class InstanceMutation:
         uid = ctx.uid
         override = optional(input.description_override)
         carry = optional(input.carry_forward)
-        row = await instances.create_scene_asset_instance(
+        row = await edits.create_scene_asset_instance(
             ctx.db,
             uid,
             scene_id=input.scene_id,
@@ -94,13 +94,13 @@ class InstanceMutation:
             modification_reason=_sent(input.modification_reason),
         )
         expected = optional(expected_modification_count)
-        row = await instances.update_scene_asset_instance(ctx.db, uid, id, changes, expected)
+        row = await edits.update_scene_asset_instance(ctx.db, uid, id, changes, expected)
         return SceneAssetInstance.from_row(row)
 
     @strawberry.mutation
     async def delete_scene_asset_instance(self, info: Info, id: uuid.UUID) -> DeletePayload:
         ctx = info.context
-        return DeletePayload(id=await instances.delete_scene_asset_instance(ctx.db, ctx.uid, id))
+        return DeletePayload(id=await edits.delete_scene_asset_instance(ctx.db, ctx.uid, id))
 
     @strawberry.mutation(
         description=(
@@ -110,5 +110,5 @@ class InstanceMutation:
     )
     async def resync_scene_asset_instance(self, info: Info, id: uuid.UUID) -> SceneAssetInstance:
         ctx = info.context
-        row = await instances.resync_scene_asset_instance(ctx.db, ctx.uid, id)
+        row = await edits.resync_scene_asset_instance(ctx.db, ctx.uid, id)
         return SceneAssetInstance.from_row(row)

@@ -7,9 +7,9 @@ import uuid
 import strawberry
 
 from gql.context import Info
-from gql.types.instance import SceneAssetInstance
-from gql.types.revision import PropagationResult
-from services import revisions
+from gql.types.instances import SceneAssetInstance
+from gql.types.revisions import PropagationResult
+from services.revisions import history
 
 
 @strawberry.type
@@ -29,7 +29,7 @@ class RevisionMutation:
         reason: str | None = strawberry.UNSET,
     ) -> SceneAssetInstance:
         ctx = info.context
-        row = await revisions.revert_scene_asset_instance(
+        row = await history.revert_scene_asset_instance(
             ctx.db,
             ctx.uid,
             id,
@@ -49,7 +49,7 @@ class RevisionMutation:
         self, info: Info, id: uuid.UUID, dry_run: bool | None = False
     ) -> PropagationResult:
         ctx = info.context
-        result = await revisions.propagate_scene_asset_instance(ctx.db, ctx.uid, id, bool(dry_run))
+        result = await history.propagate_scene_asset_instance(ctx.db, ctx.uid, id, bool(dry_run))
         return PropagationResult(
             dry_run=result.dry_run,
             updated=[SceneAssetInstance.from_row(r) for r in result.updated],

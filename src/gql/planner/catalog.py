@@ -1,6 +1,6 @@
 """What the planner knows of the table-backed types: each field's SQL, each relation's rows and
 order. The one place in the GraphQL layer that speaks SQL; the loader path in
-`services.batches` stays the reference. Both build their ownership, orders and chain walk from
+`services.db.reads` stays the reference. Both build their ownership, orders and chain walk from
 `services.db.predicates`, so every list here orders as the loaders' does by construction.
 
 Templates use `{t}` for the row's alias; relation sources use `{p}` (the parent row) and `{c}`
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gql.relations import RelationName
-from services import continuity, warnings
+from services.continuity import report, rules
 from services.db.predicates import asset_name_order, asset_order, chain_walk, owned, owns_project, shot_order
 
 # The DateTime scalar's serialisation (gql.scalars.serialize_datetime), done by PostgreSQL.
@@ -88,18 +88,18 @@ def _reference_images(column: str) -> Relation:
 
 def _severity(value: Any) -> str:
     """`minSeverity` as the resolvers read it (gql.types.continuity): null is INFO."""
-    return continuity.severity(warnings.INFO if value is None else str(getattr(value, "value", value)))
+    return report.severity(rules.INFO if value is None else str(getattr(value, "value", value)))
 
 
 def _report(scope: str) -> Relation:
     """The continuity report of the scenes matching `scope` (over the scenes row `s` and the
-    parent `{p}`), built by the statement of services.continuity: messages, order and the
+    parent `{p}`), built by the statement of services.continuity.report: messages, order and the
     minSeverity filter included."""
-    sql = continuity.report_sql(scope.replace("{p}", "\x00p"), "\x00m")
+    sql = report.report_sql(scope.replace("{p}", "\x00p"), "\x00m")
     source = sql.replace("{", "{{").replace("}", "}}").replace("\x00p", "{p}").replace("\x00m", "{minSeverity}")
     return Relation(
         "ContinuityWarning", True, f"from ({source}) {{c}}",
-        ", ".join("{c}." + column for column in continuity.REPORT_ORDER),
+        ", ".join("{c}." + column for column in report.REPORT_ORDER),
         arguments=(("minSeverity", _severity),),
     )
 
@@ -295,7 +295,7 @@ FIELDS: dict[str, dict[str, Field]] = {
             "SceneAssetInstance", "scene_asset_instances", "scene_asset_instance_id"
         ),
     },
-    # A row of the report (services.continuity.report_sql), not of a table.
+    # A row of the report (services.continuity.report.report_sql), not of a table.
     "ContinuityWarning": {
         "code": Column("upper({t}.code)"),
         "severity": Column("upper({t}.severity)"),

@@ -11,46 +11,47 @@ import strawberry
 
 from gql.context import Info
 from gql.relations import RelationName, registered
-from services import batches, continuity, warnings
+from services.continuity import report, rules
+from services.db import reads
 
 if TYPE_CHECKING:
     from gql.loaders import Loaders
-    from gql.types.instance import SceneAssetInstance
-    from gql.types.scene import Scene, Shot
+    from gql.types.instances import SceneAssetInstance
+    from gql.types.scenes import Scene, Shot
 
-SceneT = Annotated["Scene", strawberry.lazy("gql.types.scene")]
-ShotT = Annotated["Shot", strawberry.lazy("gql.types.scene")]
-InstanceT = Annotated["SceneAssetInstance", strawberry.lazy("gql.types.instance")]
+SceneT = Annotated["Scene", strawberry.lazy("gql.types.scenes")]
+ShotT = Annotated["Shot", strawberry.lazy("gql.types.scenes")]
+InstanceT = Annotated["SceneAssetInstance", strawberry.lazy("gql.types.instances")]
 
 
 @strawberry.enum
 class Severity(Enum):
-    INFO = warnings.INFO
-    WARNING = warnings.WARNING
-    ERROR = warnings.ERROR
+    INFO = rules.INFO
+    WARNING = rules.WARNING
+    ERROR = rules.ERROR
 
 
 @strawberry.enum
 class ContinuityWarningCode(Enum):
-    OUTDATED_INSTANCE = warnings.OUTDATED_INSTANCE
-    STALE_IMAGE = warnings.STALE_IMAGE
-    UNEXPLAINED_CHANGE = warnings.UNEXPLAINED_CHANGE
-    UPSTREAM_CHANGED = warnings.UPSTREAM_CHANGED
-    MISSING_IMAGE = warnings.MISSING_IMAGE
-    UNCAST_INSTANCE = warnings.UNCAST_INSTANCE
-    HANDOFF_MISMATCH = warnings.HANDOFF_MISMATCH
-    STORY_DAY_REGRESSION = warnings.STORY_DAY_REGRESSION
+    OUTDATED_INSTANCE = rules.OUTDATED_INSTANCE
+    STALE_IMAGE = rules.STALE_IMAGE
+    UNEXPLAINED_CHANGE = rules.UNEXPLAINED_CHANGE
+    UPSTREAM_CHANGED = rules.UPSTREAM_CHANGED
+    MISSING_IMAGE = rules.MISSING_IMAGE
+    UNCAST_INSTANCE = rules.UNCAST_INSTANCE
+    HANDOFF_MISMATCH = rules.HANDOFF_MISMATCH
+    STORY_DAY_REGRESSION = rules.STORY_DAY_REGRESSION
 
 
 @strawberry.enum
 class ReadinessBlocker(Enum):
-    NO_ASSETS = warnings.NO_ASSETS
-    MISSING_IMAGE = warnings.BLOCKER_MISSING_IMAGE
-    PROMPTS_MISSING = warnings.PROMPTS_MISSING
-    PROMPTS_STALE = warnings.PROMPTS_STALE
-    START_FRAME_MISSING = warnings.START_FRAME_MISSING
-    END_FRAME_MISSING = warnings.END_FRAME_MISSING
-    FRAMES_STALE = warnings.FRAMES_STALE
+    NO_ASSETS = rules.NO_ASSETS
+    MISSING_IMAGE = rules.BLOCKER_MISSING_IMAGE
+    PROMPTS_MISSING = rules.PROMPTS_MISSING
+    PROMPTS_STALE = rules.PROMPTS_STALE
+    START_FRAME_MISSING = rules.START_FRAME_MISSING
+    END_FRAME_MISSING = rules.END_FRAME_MISSING
+    FRAMES_STALE = rules.FRAMES_STALE
 
 
 @strawberry.type(description="One finding of the continuity report, computed from the current data.")
@@ -86,16 +87,16 @@ def _warnings_by(loaders: Loaders, scope: str) -> Any:
     async def batch(keys: list[uuid.UUID]) -> list[list[ContinuityWarning]]:
         async with loaders.db.transaction(loaders.uid) as conn:
             if scope == "scene":
-                found = await continuity.read_warnings(conn, loaders.uid, scene_ids=keys)
+                found = await report.read_warnings(conn, loaders.uid, scene_ids=keys)
             else:
-                found = await continuity.read_warnings(conn, loaders.uid, branch_ids=keys)
+                found = await report.read_warnings(conn, loaders.uid, branch_ids=keys)
             wanted = {
                 "scene": {s.warning.scene_id for s in found},
                 "shot": {s.warning.shot_id for s in found if s.warning.shot_id},
                 "instance": {s.warning.scene_asset_instance_id for s in found if s.warning.scene_asset_instance_id},
             }
             rows = {
-                kind: await batches.read_many(conn, loaders.uid, _TARGETS[kind], list(ids)) if ids else {}
+                kind: await reads.read_many(conn, loaders.uid, _TARGETS[kind], list(ids)) if ids else {}
                 for kind, ids in wanted.items()
             }
         objects: dict[str, dict[uuid.UUID, Any]] = {}
@@ -131,19 +132,19 @@ async def continuity_warnings(
     info: Info, scope: str, key: uuid.UUID, min_severity: Severity | str | None
 ) -> list[ContinuityWarning]:
     """`scope` is "scene" or "branch"; every scene (or branch) of one request shares one read."""
-    minimum = warnings.INFO if min_severity is None else getattr(min_severity, "value", min_severity)
-    minimum = continuity.severity(str(minimum))
+    minimum = rules.INFO if min_severity is None else getattr(min_severity, "value", min_severity)
+    minimum = report.severity(str(minimum))
     loaders = info.context.loaders
     found = await loaders.custom(f"warnings_of_{scope}", _warnings_by(loaders, scope)).load(key)
-    return [w for w in found if warnings.at_least(str(w.severity), minimum)]
+    return [w for w in found if rules.at_least(str(w.severity), minimum)]
 
 
 def _readiness(loaders: Loaders) -> Any:
     async def batch(keys: list[uuid.UUID]) -> list[list[str]]:
         async with loaders.db.transaction(loaders.uid) as conn:
-            found = await continuity.read_readiness(conn, loaders.uid, keys)
+            found = await report.read_readiness(conn, loaders.uid, keys)
         # A shot deleted by another request between this request's reads has nothing left.
-        gone = [warnings.NO_ASSETS, warnings.PROMPTS_MISSING, warnings.START_FRAME_MISSING, warnings.END_FRAME_MISSING]
+        gone = [rules.NO_ASSETS, rules.PROMPTS_MISSING, rules.START_FRAME_MISSING, rules.END_FRAME_MISSING]
         return [found.get(k, gone) for k in keys]
 
     return batch
@@ -156,9 +157,9 @@ async def shot_readiness(info: Info, shot_id: uuid.UUID) -> ShotReadiness:
 
 
 def _suggestions(loaders: Loaders) -> Any:
-    async def batch(keys: list[tuple[uuid.UUID, str, int]]) -> list[list[continuity.TagSuggestion]]:
+    async def batch(keys: list[tuple[uuid.UUID, str, int]]) -> list[list[report.TagSuggestion]]:
         async with loaders.db.transaction(loaders.uid) as conn:
-            return await continuity.read_tag_suggestions(conn, loaders.uid, keys)
+            return await report.read_tag_suggestions(conn, loaders.uid, keys)
 
     return batch
 
@@ -166,7 +167,7 @@ def _suggestions(loaders: Loaders) -> Any:
 async def status_tag_suggestions(
     info: Info, branch_id: uuid.UUID, prefix: str | None, first: int | None
 ) -> list[TagSuggestion]:
-    prefix, first = continuity.suggestion_arguments(prefix, first)
+    prefix, first = report.suggestion_arguments(prefix, first)
     loaders = info.context.loaders
     found = await loaders.custom("tag_suggestions", _suggestions(loaders)).load((branch_id, prefix, first))
     return [TagSuggestion(tag=s.tag, uses=s.uses) for s in found]

@@ -20,9 +20,9 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from services import request_context
-from services.config import Settings, load_settings
-from services.errors import BadUserInput, Conflict, DomainError, NotFound, ServiceUnavailable
+from services.core import request_context
+from services.core.config import Settings, load_settings
+from services.core.errors import BadUserInput, Conflict, DomainError, NotFound, ServiceUnavailable
 
 _CLAIMS = text(
     "select set_config('role', 'authenticated', true), "

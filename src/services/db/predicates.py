@@ -1,7 +1,7 @@
 """SQL every read and write shares, defined once: who owns a row, the order of assets and shots,
 the walk up an instance's chain, and the types of the parameters the queries bind.
 
-The loaders (`services.batches`), the services and the query planner (`gql.planner.catalog`)
+The loaders (`services.db.reads`), the services and the query planner (`gql.planner.catalog`)
 all build their SQL from these, so they cannot drift apart: the planner orders exactly as the
 loaders because both say `asset_order(...)`. docs/casting.md and docs/instances.md describe
 the orders; the row-level security policies

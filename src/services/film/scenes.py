@@ -1,0 +1,382 @@
+"""Scenes and shots: creating, editing, deleting, moving and reordering them.
+
+Structural edits of a branch (createScene, deleteScene, moveScene) take the branch lock first
+(services.film.chains) and repair chains where instances move or vanish. `updated_at` of scenes and
+shots moves only when a field a client edits really changes (a trigger keeps it otherwise), so
+an update that changes nothing writes nothing and `expectedUpdatedAt` stays valid.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.core import validation
+from services.core.errors import BadUserInput, Conflict, not_found
+from services.db.database import Database, retried
+from services.db.predicates import owned
+from services.film.chains import lock_branch, lock_instances, repair_chains
+from services.film.stages import invalidate_frames
+
+TIMES_OF_DAY = ("day", "night", "dawn", "dusk")
+
+_INSERT_SCENE = text(
+    """
+    insert into scenes (project_id, branch_id, scene_number, slug, script_excerpt, end_state_summary,
+                        story_day, time_of_day)
+    values (:project_id, :branch_id, :scene_number, :slug, :script_excerpt, :end_state_summary,
+            :story_day, :time_of_day)
+    returning *
+    """
+)
+
+_INSERT_SHOT = text(
+    f"""
+    insert into shots (project_id, scene_id, shot_label, shot_order, duration_seconds,
+                       setting, action, camera, continues_from_previous)
+    select s.project_id, s.id, :shot_label, :shot_order, :duration_seconds, :setting, :action, :camera,
+           :continues
+      from scenes s
+     where s.id = :scene_id and {owned("s")}
+    returning *
+    """
+)
+
+_SCENE_FOR_UPDATE = text(f"select s.* from scenes s where s.id = :id and {owned('s')} for no key update of s")
+_SHOT_FOR_UPDATE = text(f"select sh.* from shots sh where sh.id = :id and {owned('sh')} for no key update of sh")
+
+_DELETE_SCENE = text("delete from scenes where id = :id returning id")
+
+_SCENE_COUNT = text("select count(*) from scenes where branch_id = :branch_id")
+
+# Renumbers the branch 1..n in its current order and moves the scene to `to` in one statement:
+# the unique (branch_id, scene_number) constraint is deferrable, so it is checked once, at the
+# statement's end, not row by row halfway through the shift.
+_MOVE_SCENE = text(
+    """
+    with ordered as (
+        select s.id, s.scene_number, row_number() over (order by s.scene_number) as n
+          from scenes s
+         where s.branch_id = :branch_id),
+    moved as (select n from ordered where id = :id),
+    target as (
+        select o.id, o.scene_number,
+               case when o.id = :id then :to
+                    when m.n < :to and o.n > m.n and o.n <= :to then o.n - 1
+                    when m.n > :to and o.n >= :to and o.n < m.n then o.n + 1
+                    else o.n end as new_number
+          from ordered o, moved m)
+    update scenes s set scene_number = t.new_number
+      from target t
+     where s.id = t.id and s.scene_number <> t.new_number
+    """
+)
+
+_SCENES_OF_BRANCH = text("select * from scenes where branch_id = :branch_id order by scene_number")
+
+_DELETE_SHOT = text(f"delete from shots sh where sh.id = :id and {owned('sh')} returning sh.id, sh.scene_id")
+
+_REORDER_CONTEXT = text(
+    """
+    select x.n, x.id as given_id, sh.id as shot_id
+      from unnest(cast(:ids as uuid[])) with ordinality as x(id, n)
+      left join shots sh on sh.id = x.id and sh.scene_id = :scene_id
+     order by x.n
+    """
+)
+
+_SCENE_OWNED = text(f"select s.id from scenes s where s.id = :id and {owned('s')}")
+
+# Concurrent reorders of one scene run one after another. The shots, not the scene row: a shot
+# update locks its shot and then the scene row it invalidates, so this lock comes first.
+_LOCK_SHOTS = text(
+    """
+    select count(*) as shots from (
+        select 1 from shots where scene_id = :scene_id order by id for no key update) locked
+    """
+)
+
+_REORDER = text(
+    """
+    with old as (select id, shot_order from shots where scene_id = :scene_id)
+    update shots sh set shot_order = x.n
+      from unnest(cast(:ids as uuid[])) with ordinality as x(id, n)
+      join old on old.id = x.id
+     where sh.id = x.id and sh.scene_id = :scene_id
+    returning sh.*, old.shot_order as old_order
+    """
+)
+
+
+async def create_scene(
+    db: Database,
+    uid: str,
+    *,
+    branch_id: uuid.UUID,
+    scene_number: int,
+    slug: str,
+    script_excerpt: str | None = None,
+    end_state_summary: str | None = None,
+    story_day: int | None = None,
+    time_of_day: str | None = None,
+) -> Any:
+    validation.positive("sceneNumber", scene_number)
+    validation.short_text("slug", slug)
+    validation.optional_long_text("scriptExcerpt", script_excerpt)
+    validation.optional_long_text("endStateSummary", end_state_summary)
+    _story_day(story_day)
+    _time_of_day(time_of_day)
+    params = {
+        "branch_id": branch_id,
+        "scene_number": scene_number,
+        "slug": slug,
+        "script_excerpt": script_excerpt or "",
+        "end_state_summary": end_state_summary,
+        "story_day": story_day,
+        "time_of_day": time_of_day,
+    }
+
+    async def work(conn: AsyncConnection) -> Any:
+        branch = await lock_branch(conn, uid, "branch", branch_id)
+        return (
+            await conn.execute(_INSERT_SCENE, {**params, "project_id": branch["project_id"]})
+        ).mappings().one()
+
+    return await db.retrying(uid, work)
+
+
+def _story_day(value: int | None) -> int | None:
+    return None if value is None else validation.positive("storyDay", value)
+
+
+def _time_of_day(value: str | None) -> str | None:
+    if value is not None and value not in TIMES_OF_DAY:
+        raise BadUserInput("timeOfDay must be DAY, NIGHT, DAWN or DUSK")
+    return value
+
+
+async def create_shot(
+    db: Database,
+    uid: str,
+    *,
+    scene_id: uuid.UUID,
+    shot_label: str,
+    shot_order: int,
+    duration_seconds: int,
+    setting: str | None = None,
+    action: str | None = None,
+    camera: str | None = None,
+    continues_from_previous: bool = False,
+) -> Any:
+    validation.short_text("shotLabel", shot_label)
+    validation.positive("shotOrder", shot_order)
+    validation.positive("durationSeconds", duration_seconds)
+    for field, value in (("setting", setting), ("action", action), ("camera", camera)):
+        validation.optional_long_text(field, value)
+    params = {
+        "uid": uid,
+        "scene_id": scene_id,
+        "shot_label": shot_label,
+        "shot_order": shot_order,
+        "duration_seconds": duration_seconds,
+        "setting": setting,
+        "action": action,
+        "camera": camera,
+        "continues": bool(continues_from_previous),
+    }
+    async with db.transaction(uid) as conn:
+        row = (await conn.execute(_INSERT_SHOT, params)).mappings().first()
+    if row is None:
+        raise not_found("scene", scene_id)
+    return row
+
+
+def _must_have(changes: dict[str, Any], field: str, column: str) -> None:
+    if column in changes and changes[column] is None:
+        raise BadUserInput(f"{field} must not be null")
+
+
+def _stale(kind: str, current: Any, expected: datetime | None) -> None:
+    if expected is not None and current["updated_at"] != expected:
+        raise Conflict(
+            f"the {kind} has moved on: updatedAt is {current['updated_at'].isoformat()}, "
+            f"not {expected.isoformat()}"
+        )
+
+
+def _differing(current: Any, changes: dict[str, Any]) -> dict[str, Any]:
+    return {c: v for c, v in changes.items() if current[c] != v}
+
+
+async def _update_row(conn: AsyncConnection, table: str, ident: uuid.UUID, values: dict[str, Any]) -> Any:
+    # Column names are checked against SCENE_COLUMNS / SHOT_COLUMNS before they get here.
+    assignments = ", ".join(f"{c} = :{c}" for c in values)
+    sql = text(f"update {table} set {assignments} where id = :id returning *")
+    return (await conn.execute(sql, {"id": ident, **values})).mappings().one()
+
+
+async def _edit(
+    conn: AsyncConnection, kind: str, table: str, locking: Any, uid: str, ident: uuid.UUID,
+    given: dict[str, Any], expected: datetime | None,
+) -> tuple[Any, dict[str, Any]]:
+    """The row after an update of the given columns and the columns that really changed: an
+    update that changes nothing writes nothing (so updatedAt stays), a stale expectation is
+    CONFLICT."""
+    current = (await conn.execute(locking, {"id": ident, "uid": uid})).mappings().first()
+    if current is None:
+        raise not_found(kind, ident)
+    _stale(kind, current, expected)
+    differing = _differing(current, given)
+    if not differing:
+        return current, differing
+    return await _update_row(conn, table, ident, differing), differing
+
+
+SCENE_COLUMNS = frozenset({"slug", "script_excerpt", "end_state_summary", "story_day", "time_of_day"})
+SHOT_COLUMNS = frozenset(
+    {"shot_label", "duration_seconds", "setting", "action", "camera", "continues_from_previous"}
+)
+
+
+def _known(changes: dict[str, Any], columns: frozenset[str]) -> None:
+    unknown = set(changes) - columns
+    if unknown:
+        raise ValueError(f"not an editable column: {sorted(unknown)}")
+
+
+def validated_scene_changes(changes: dict[str, Any]) -> dict[str, Any]:
+    """`changes` holds the fields the client sent (null included), by column."""
+    _known(changes, SCENE_COLUMNS)
+    _must_have(changes, "slug", "slug")
+    out = dict(changes)
+    if "slug" in out:
+        validation.short_text("slug", out["slug"])
+    if "script_excerpt" in out:
+        out["script_excerpt"] = validation.long_text("scriptExcerpt", out["script_excerpt"] or "")
+    if "end_state_summary" in out:
+        validation.optional_long_text("endStateSummary", out["end_state_summary"])
+    if "story_day" in out:
+        _story_day(out["story_day"])
+    if "time_of_day" in out:
+        _time_of_day(out["time_of_day"])
+    return out
+
+
+@retried
+async def update_scene(
+    db: Database, uid: str, scene_id: uuid.UUID, changes: dict[str, Any], expected_updated_at: datetime | None = None
+) -> Any:
+    given = validated_scene_changes(changes)
+    async with db.transaction(uid) as conn:
+        row, _ = await _edit(conn, "scene", "scenes", _SCENE_FOR_UPDATE, uid, scene_id, given, expected_updated_at)
+        return row
+
+
+async def delete_scene(db: Database, uid: str, scene_id: uuid.UUID) -> uuid.UUID:
+    """Its shots, instances, assignments and events go with it (cascades); the chains that ran
+    through it are relinked to the scene before it."""
+
+    async def work(conn: AsyncConnection) -> uuid.UUID:
+        branch = await lock_branch(conn, uid, "scene", scene_id)
+        await lock_instances(conn, branch["id"])
+        await conn.execute(_DELETE_SCENE, {"id": scene_id})
+        await repair_chains(conn, branch["id"])
+        return scene_id
+
+    return await db.retrying(uid, work)
+
+
+async def move_scene(db: Database, uid: str, scene_id: uuid.UUID, scene_number: int) -> list[Any]:
+    """The branch's scenes renumbered 1..n, the scene at `scene_number`, those between shifted by
+    one, chains repaired; returns the branch's scenes in order. A constant number of statements."""
+    validation.positive("sceneNumber", scene_number)
+
+    async def work(conn: AsyncConnection) -> list[Any]:
+        branch = await lock_branch(conn, uid, "scene", scene_id)
+        count = (await conn.execute(_SCENE_COUNT, {"branch_id": branch["id"]})).scalar_one()
+        if scene_number > count:
+            raise BadUserInput(f"sceneNumber: the branch has {count} scenes, so {scene_number} is past its end")
+        await lock_instances(conn, branch["id"])
+        await conn.execute(_MOVE_SCENE, {"branch_id": branch["id"], "id": scene_id, "to": scene_number})
+        await repair_chains(conn, branch["id"])
+        return list((await conn.execute(_SCENES_OF_BRANCH, {"branch_id": branch["id"]})).mappings())
+
+    return await db.retrying(uid, work)
+
+
+# Changing these changes what a shot's frames or prompts are made from (docs/editing.md).
+_SHOT_INVALIDATING = ("setting", "action", "camera", "continues_from_previous")
+
+
+def validated_shot_changes(changes: dict[str, Any]) -> dict[str, Any]:
+    _known(changes, SHOT_COLUMNS)
+    for field, column in (
+        ("shotLabel", "shot_label"),
+        ("durationSeconds", "duration_seconds"),
+        ("continuesFromPrevious", "continues_from_previous"),
+    ):
+        _must_have(changes, field, column)
+    if "shot_label" in changes:
+        validation.short_text("shotLabel", changes["shot_label"])
+    if "duration_seconds" in changes:
+        validation.positive("durationSeconds", changes["duration_seconds"])
+    for field in ("setting", "action", "camera"):
+        if field in changes:
+            validation.optional_long_text(field, changes[field])
+    return dict(changes)
+
+
+@retried
+async def update_shot(
+    db: Database, uid: str, shot_id: uuid.UUID, changes: dict[str, Any], expected_updated_at: datetime | None = None
+) -> Any:
+    given = validated_shot_changes(changes)
+    async with db.transaction(uid) as conn:
+        row, differing = await _edit(conn, "shot", "shots", _SHOT_FOR_UPDATE, uid, shot_id, given, expected_updated_at)
+        if any(c in differing for c in _SHOT_INVALIDATING):
+            await invalidate_frames(conn, [row["scene_id"]])
+    return row
+
+
+@retried
+async def delete_shot(db: Database, uid: str, shot_id: uuid.UUID) -> uuid.UUID:
+    async with db.transaction(uid) as conn:
+        gone = (await conn.execute(_DELETE_SHOT, {"id": shot_id, "uid": uid})).mappings().first()
+        if gone is None:
+            raise not_found("shot", shot_id)
+        await invalidate_frames(conn, [gone["scene_id"]])
+    return shot_id
+
+
+@retried
+async def reorder_shots(db: Database, uid: str, scene_id: uuid.UUID, shot_ids: Sequence[uuid.UUID]) -> list[Any]:
+    """Shot orders become 1..n in the order given; the list holds each shot of the scene once."""
+    validation.list_size("shotIds", shot_ids)
+    ids = list(shot_ids)
+    async with db.transaction(uid) as conn:
+        if (await conn.execute(_SCENE_OWNED, {"id": scene_id, "uid": uid})).first() is None:
+            raise not_found("scene", scene_id)
+        total = int((await conn.execute(_LOCK_SHOTS, {"scene_id": scene_id})).scalar_one())
+        found = list((await conn.execute(_REORDER_CONTEXT, {"ids": ids, "scene_id": scene_id})).mappings())
+        seen: dict[uuid.UUID, int] = {}
+        for n, row in enumerate(found):
+            if row["shot_id"] is None:
+                raise BadUserInput(f"shotIds[{n}]: {row['given_id']} is not a shot of scene {scene_id}")
+            if row["shot_id"] in seen:
+                raise BadUserInput(f"shotIds[{n}]: repeats shotIds[{seen[row['shot_id']]}]")
+            seen[row["shot_id"]] = n
+        if len(seen) != total:
+            raise BadUserInput(f"shotIds: {total - len(seen)} shot(s) of scene {scene_id} left out")
+        if not ids:
+            return []
+        rows = list((await conn.execute(_REORDER, {"ids": ids, "scene_id": scene_id})).mappings())
+        if any(r["shot_order"] != r["old_order"] for r in rows):
+            await invalidate_frames(conn, [scene_id])
+    by_id = {r["id"]: r for r in rows}
+    return [by_id[i] for i in ids]
+
