@@ -16,6 +16,7 @@ from typing import Any
 from gql.relations import RelationName
 from services.continuity import report, rules
 from services.db.predicates import asset_name_order, asset_order, chain_walk, owned, owns_project, shot_order
+from services.revisions import history
 
 # The DateTime scalar's serialisation (gql.scalars.serialize_datetime), done by PostgreSQL.
 DATETIME = "to_char({col} at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')"
@@ -102,6 +103,29 @@ def _report(scope: str) -> Relation:
         ", ".join("{c}." + column for column in report.REPORT_ORDER),
         arguments=(("minSeverity", _severity),),
     )
+
+
+# An instance's revisions, newest first, a page (gql.types.instance's resolver; the loader's read
+# is services.revisions.history): `first` 1-100 (null: 50), below `beforeNumber` when given.
+INSTANCE_REVISIONS = Relation(
+    "InstanceRevision", True,
+    "from (select r.* from instance_revisions r where r.scene_asset_instance_id = {p}.id"
+    " and (cast({beforeNumber} as int) is null or r.number < cast({beforeNumber} as int))"
+    f" and {owned('r')} order by r.number desc limit cast({{first}} as int)) {{c}}",
+    "{c}.number desc",
+    arguments=(("first", history.page_size), ("beforeNumber", lambda value: value)),
+)
+
+
+def _state(column: str) -> Relation:
+    """A revision's stored state (a JSON object, or null)."""
+    return Relation(
+        "InstanceState", False, f"from (select {{p}}.{column} as e) {{c}} where jsonb_typeof({{c}}.e) = 'object'"
+    )
+
+
+def _json(key: str) -> Column:
+    return Column(f"{{t}}.e -> '{key}'")
 
 
 TABLES: dict[str, str] = {
@@ -242,6 +266,7 @@ FIELDS: dict[str, dict[str, Field]] = {
             "SceneAssetInstance", "scene_asset_instances", "inherited_from_instance_id"
         ),
         "chain": Relation("SceneAssetInstance", True, CHAIN_SOURCE, "{c}_w.depth desc"),
+        "revisions": INSTANCE_REVISIONS,
         "shotAssignments": Relation(
             "ShotAssetAssignment", True,
             "from shot_asset_assignments {c} join shots {c}_s on {c}_s.id = {c}.shot_id"
@@ -294,6 +319,30 @@ FIELDS: dict[str, dict[str, Field]] = {
         "sceneAssetInstance": _to_one(
             "SceneAssetInstance", "scene_asset_instances", "scene_asset_instance_id"
         ),
+    },
+    "InstanceRevision": {
+        "id": _c("id"),
+        "number": _c("number"),
+        "kind": Column("upper({t}.kind)"),
+        "sceneAssetInstanceId": _c("scene_asset_instance_id"),
+        "sceneId": _c("scene_id"),
+        "projectAssetId": _c("project_asset_id"),
+        "changedFields": _c("changed_fields"),
+        "before": _state("before"),
+        "after": _state("after"),
+        "reason": _c("reason"),
+        "actorUserId": _c("actor_user_id"),
+        "createdAt": Column(datetime_of("created_at")),
+    },
+    # A stored state as InstanceState.from_json reads it (null tags: an empty list).
+    "InstanceState": {
+        "descriptionOverride": _json("description_override"),
+        "effectiveDescription": _json("effective_description"),
+        "statusTags": Column("coalesce(nullif({t}.e -> 'status_tags', 'null'::jsonb), '[]'::jsonb)"),
+        "imageKeyUrl": _json("image_key_url"),
+        "imageIsOwn": _json("image_is_own"),
+        "carryForward": _json("carry_forward"),
+        "baseVersion": _json("base_version"),
     },
     # A row of the report (services.continuity.report.report_sql), not of a table.
     "ContinuityWarning": {
