@@ -342,14 +342,14 @@ class PlanningExecutionContext(StrawberryGraphQLCoreExecutionContext):
         plan = self._plan(root, parent_type, field_details_list, path)
         if plan is None:
             return None
-        if hasattr(context, "planned"):
-            context.planned = True
         params = {"uid": uid, "id": args.get("id")}
         try:
             params.update(self._arguments(plan))
         except Exception:
             # An argument the resolver would refuse: the ordinary path reports it.
             return None
+        if hasattr(context, "planned"):
+            context.planned = True
         return self._run(plan, params, field_def.type, field_details_list, path)
 
     def _arguments(self, plan: Plan) -> dict[str, Any]:
