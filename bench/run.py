@@ -144,6 +144,43 @@ def cpu_seconds(pids: list[int]) -> float:
     return total
 
 
+def rss_mb(pid: int) -> float | None:
+    """Resident memory of a served process and its children (uvicorn workers), in MiB, from
+    /proc/<pid>/status (VmRSS); None where /proc is not there."""
+    import psutil
+
+    pids = [pid]
+    try:
+        pids += [child.pid for child in psutil.Process(pid).children(recursive=True)]
+    except psutil.Error:
+        pass
+    total_kb = 0
+    found = False
+    for each in pids:
+        try:
+            status = Path(f"/proc/{each}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                total_kb += int(line.split()[1])
+                found = True
+                break
+    return total_kb / 1024 if found else None
+
+
+def rss_cell(values: list[float | None]) -> str:
+    """RSS after each run; a rise from the second run to the third is flagged (a leak shows there,
+    after the first run has warmed the caches up)."""
+    known = [v for v in values if v is not None]
+    if not known:
+        return "-"
+    cell = " / ".join(f"{v:.0f}" if v is not None else "-" for v in values)
+    if len(values) >= 3 and values[1] is not None and values[2] is not None and values[2] - values[1] >= 1:
+        cell += f" (+{values[2] - values[1]:.0f} run 2 to 3)"
+    return cell
+
+
 def postmaster_pid(server: str) -> int | None:
     """The embedded PostgreSQL's postmaster (its backends are its children); None for an
     external database, whose CPU the benchmark cannot see."""
@@ -258,9 +295,11 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     notes: list[str] = []
     results: dict[str, Any] = {"queries": {}, "mutations": {}}
     try:
-        ports = {name: free_port() for name in ("ours", "loaders", "floor", "peer")}
+        ports = {name: free_port() for name in ("ours", "planned", "loaders", "floor", "peer")}
         if "ours" in args.targets:
             processes["ours"] = Process("ours", [sys.executable, "-m", "bench.serve", "--port", str(ports["ours"]), "--workers", workers], {**base_env, "CONTINUITY_PLANNER": "1"})
+        if "planned" in args.targets:
+            processes["planned"] = Process("planned", [sys.executable, "-m", "bench.serve", "--port", str(ports["planned"]), "--workers", workers], {**base_env, "CONTINUITY_PLANNER": "1", "CONTINUITY_FAST_PATH": "0"})
         if "loaders" in args.targets:
             processes["loaders"] = Process("loaders", [sys.executable, "-m", "bench.serve", "--port", str(ports["loaders"]), "--workers", workers], {**base_env, "CONTINUITY_PLANNER": "0"})
         if "floor" in args.targets:
@@ -282,7 +321,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             variables = {"id": targets_of[query_name]}
             ep: dict[str, Any] = {}
             auth = {"Authorization": f"Bearer {token}"}
-            for name in ("ours", "loaders"):
+            for name in ("ours", "planned", "loaders"):
                 if name in processes:
                     ep[name] = (f"http://127.0.0.1:{ports[name]}/graphql", {"query": query, "variables": variables}, auth)
             if "floor" in processes and query_name in floor_sql:
@@ -321,6 +360,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                     done = max(run["requests"], 1)
                     run["server_cpu_ms"] = (after[0] - before[0]) / done * 1000
                     run["pg_cpu_ms"] = (after[1] - before[1]) / done * 1000 if pg else 0.0
+                    run["rss_mb"] = rss_mb(processes[name].proc.pid)
                     runs[name].append(run)
             for name in ep:
                 first_error, size = answers[name]
@@ -331,12 +371,14 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                     "errors": median([r["errors"] for r in runs[name]]),
                     "server_cpu_ms": median([r["server_cpu_ms"] for r in runs[name]]),
                     "pg_cpu_ms": median([r["pg_cpu_ms"] for r in runs[name]]),
+                    # After each run, in order: not a median (growth is what it shows).
+                    "rss_mb": [r["rss_mb"] for r in runs[name]],
                     "response_bytes": size,
                     "runs": runs[name],
                     "first_error": first_error,
                 }
-                if name in ("ours", "loaders") and body is not None:
-                    summary["statements"] = await statements_per_request(database, settings, body, token, planner=name == "ours")
+                if name in ("ours", "planned", "loaders") and body is not None:
+                    summary["statements"] = await statements_per_request(database, settings, body, token, planner=name != "loaders")
                 elif name == "floor":
                     summary["statements"] = 2  # the claims, then the one statement
                 elif name == "peer":
@@ -362,23 +404,24 @@ def table(results: dict[str, Any], meta: dict[str, Any]) -> str:
         f"command {meta['command']}",
         f"c={meta['connections']} duration {meta['duration']}s x {meta['runs']} runs (medians), workers {meta['workers']}, scale {meta['scale']}",
         "",
-        "| query | target | req/s | p50 ms | p99 ms | errors | SQL/req | CPU ms/req server + PG | vs peer | vs floor |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| query | target | req/s | p50 ms | p99 ms | errors | SQL/req | CPU ms/req server + PG | RSS MiB after each run | vs peer | vs floor |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     peer_scene = results["queries"].get("scene_page", {}).get("peer", {}).get("rps")
     for query_name, by_target in results["queries"].items():
         peer = by_target.get("peer", {}).get("rps")
         floor = by_target.get("floor", {}).get("rps")
-        for name in ("ours", "loaders", "floor", "peer"):
+        for name in ("ours", "planned", "loaders", "floor", "peer"):
             r = by_target.get(name)
             if r is None:
                 continue
             versus_peer = percent(r["rps"], peer) if name != "peer" else "1.00x"
-            if query_name != "scene_page" and peer is None and name in ("ours", "loaders"):
+            if query_name != "scene_page" and peer is None and name in ("ours", "planned", "loaders"):
                 versus_peer = percent(r["rps"], peer_scene) + " (of peer scene_page)" if peer_scene else "-"
             lines.append(
                 f"| {query_name} | {name} | {r['rps']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']:.0f} | "
-                f"{r.get('statements', '-')} | {r['server_cpu_ms']:.1f} + {r['pg_cpu_ms']:.1f} | {versus_peer} | {percent(r['rps'], floor) if name != 'floor' else '1.00x'} |"
+                f"{r.get('statements', '-')} | {r['server_cpu_ms']:.1f} + {r['pg_cpu_ms']:.1f} | "
+                f"{rss_cell(r.get('rss_mb') or [])} | {versus_peer} | {percent(r['rps'], floor) if name != 'floor' else '1.00x'} |"
             )
     if results.get("mutations"):
         lines += ["", "| mutation | via GraphQL ms | SQL core ms | ratio | note |", "|---|---:|---:|---:|---|"]

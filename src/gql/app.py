@@ -176,6 +176,7 @@ class ContinuityGraphQL(GraphQL):
         )
         self.state = state
         self.http = GraphQLOverHTTP(self, settings.max_body_bytes)
+        state.fast_path = self.http.fast
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

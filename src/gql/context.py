@@ -32,6 +32,8 @@ class AppState:
     metrics: Any = None
     # Persisted and trusted documents (gql.documents).
     documents: Any = None
+    # The HTTP fast path of fully planned queries (gql.planner.fast_path), when it is served.
+    fast_path: Any = None
 
 
 @dataclass

@@ -73,6 +73,10 @@ def classify(error: GraphQLError, schema: GraphQLSchema | None = None) -> GraphQ
         )
     elif isinstance(original, ScalarInputError) or error.message.startswith("Variable '$"):
         code, message = "BAD_USER_INPUT", error.message
+    elif error.path is not None and error.message.startswith("Argument '"):
+        # An argument that validation could not judge (a directive's `if: $v` where `$v` has a
+        # default but was sent as null) fails while the field executes: it is still the input.
+        code, message = "BAD_USER_INPUT", error.message
     elif tokens := _TOO_MANY_TOKENS.match(error.message):
         code, message = "TOO_MANY_TOKENS", error.message
         extra = {"maxTokens": int(tokens.group(1))}

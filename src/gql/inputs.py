@@ -7,6 +7,8 @@ value; update inputs keep the difference with `given` (or the services' OMITTED 
 
 from __future__ import annotations
 
+import dataclasses
+from enum import Enum
 from typing import Any, TypeVar
 
 import strawberry
@@ -25,3 +27,24 @@ def given(changes: dict[str, Any], column: str, value: Any) -> None:
     """Records an update input's field only when the client sent it (null included)."""
     if value is not strawberry.UNSET:
         changes[column] = value
+
+
+def _column_value(value: Any) -> Any:
+    return value.value if isinstance(value, Enum) else value
+
+
+def changes_of(input: Any) -> dict[str, Any]:
+    """An update input's fields the client sent (null included), by column: an input's fields
+    are named like the columns they set, an enum is given as its database spelling. A new
+    column is settable by adding its field to the input."""
+    return {
+        f.name: _column_value(value)
+        for f in dataclasses.fields(input)
+        if (value := getattr(input, f.name)) is not strawberry.UNSET
+    }
+
+
+def values_of(input: Any) -> dict[str, Any]:
+    """A create input's fields the client gave, by column as in `changes_of`; omitted and null
+    are both left out (the column's default applies)."""
+    return {column: value for column, value in changes_of(input).items() if value is not None}

@@ -37,6 +37,9 @@ SUBSCRIPTION: type | None = Subscription
 
 
 class ContinuitySchema(strawberry.Schema):
+    # The limits' and validation's verdicts (gql.limits), shared with the fast path.
+    verdicts: Verdicts | None = None
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -54,7 +57,7 @@ def create_schema(settings: Settings | None = None) -> ContinuitySchema:
         lambda: Limits(verdicts),
         lambda: ParserCache(maxsize=256),
     ]
-    return ContinuitySchema(
+    schema = ContinuitySchema(
         query=Query,
         mutation=merge_types("Mutation", MUTATIONS),
         subscription=SUBSCRIPTION,
@@ -62,6 +65,8 @@ def create_schema(settings: Settings | None = None) -> ContinuitySchema:
         extensions=extensions,
         execution_context_class=PlanningExecutionContext,
     )
+    schema.verdicts = verdicts
+    return schema
 
 
 def schema_sdl() -> str:

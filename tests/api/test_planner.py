@@ -3,11 +3,13 @@ generated set of selections, for the owner and for another user."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -16,32 +18,61 @@ from bench.film import BenchFilm, standard_film
 from tests.support import Client
 
 QUERIES = Path(__file__).resolve().parents[2] / "bench" / "queries"
-OFF = {"x-continuity-planner": "off"}
+# The three paths (docs/planner.md): the fast path (the default), the planner inside graphql-core's
+# execution, and the loaders (the reference).
+PATHS: dict[str, dict[str, str]] = {
+    "fast": {},
+    "planned": {"x-continuity-planner": "planned"},
+    "loaders": {"x-continuity-planner": "off"},
+}
+
+
+async def post_raw(
+    client: Client, query: str, variables: dict[str, Any] | None, path: str, **extra: Any
+) -> httpx.Response:
+    # One request id for all three, so that errors (which carry it) compare byte for byte.
+    headers = client.headers() | PATHS[path] | {"x-request-id": "planner-test"}
+    body = {"query": query, "variables": variables, **extra}
+    response = await client.http.post("/graphql", json=body, headers=headers)
+    assert response.status_code < 500, response.text
+    return response
 
 
 async def post(client: Client, query: str, variables: dict[str, Any], planner: bool) -> dict[str, Any]:
-    headers = client.headers() | ({} if planner else OFF)
-    response = await client.http.post(
-        "/graphql", json={"query": query, "variables": variables}, headers=headers
-    )
-    assert response.status_code < 500, response.text
-    return response.json()
+    return (await post_raw(client, query, variables, "fast" if planner else "loaders")).json()
 
 
-def _without_request_ids(body: dict[str, Any]) -> dict[str, Any]:
-    """Each response's own request id aside, two answers must be identical."""
-    errors = [
-        {**e, "extensions": {k: v for k, v in e.get("extensions", {}).items() if k != "requestId"}}
-        for e in body.get("errors", ())
-    ]
-    return {**body, "errors": errors} if errors else body
+async def alike(
+    client: Client, query: str, variables: dict[str, Any] | None, **extra: Any
+) -> dict[str, Any]:
+    """The answer of all three paths, which must be the same: status, media type, and the
+    body byte for byte (the loaders' as JSON: Python formats a few numbers its own way)."""
+    answers = {path: await post_raw(client, query, variables, path, **extra) for path in PATHS}
+    fast, planned, loaded = answers["fast"], answers["planned"], answers["loaders"]
+    for other in (planned, loaded):
+        assert (fast.status_code, fast.headers["content-type"]) == (
+            other.status_code, other.headers["content-type"]
+        )
+    assert fast.content == planned.content, (fast.text, planned.text)
+    assert fast.json() == loaded.json(), (fast.text, loaded.text)
+    return fast.json()  # type: ignore[no-any-return]
 
 
-async def both(client: Client, query: str, variables: dict[str, Any]) -> dict[str, Any]:
-    planned = await post(client, query, variables, planner=True)
-    loaded = await post(client, query, variables, planner=False)
-    assert _without_request_ids(planned) == _without_request_ids(loaded)
-    return planned
+class FastCount:
+    """How many requests the server's fast path answered since the last `take()`."""
+
+    def __init__(self, fast_path: Any) -> None:
+        self.fast_path = fast_path
+        self.seen = fast_path.answered
+
+    def take(self) -> int:
+        answered, self.seen = self.fast_path.answered - self.seen, self.fast_path.answered
+        return answered
+
+
+@pytest.fixture
+def fast(server: Any) -> FastCount:
+    return FastCount(server.state.fast_path)
 
 
 # What the generated film lacks, so every compiled field has something to show.
@@ -107,24 +138,30 @@ async def film(database_url: str, alice: Client) -> BenchFilm:
 
 
 @pytest.mark.parametrize("name", ["scene_page", "stage9_page", "continuity_page", "history_page", "continuity_report"])
-async def test_benchmark_queries_answer_alike_on_both_paths(
-    name: str, film: BenchFilm, alice: Client, bob: Client
+async def test_benchmark_queries_answer_alike_on_all_three_paths(
+    name: str, film: BenchFilm, alice: Client, bob: Client, fast: FastCount
 ) -> None:
     query = (QUERIES / f"{name}.graphql").read_text()
     by_branch = name in ("continuity_page", "history_page", "continuity_report")
     target = film.branch_id if by_branch else film.scenes[3]
-    await both(alice, query, {"id": target})
-    theirs = await both(bob, query, {"id": target})
+    await alike(alice, query, {"id": target})
+    theirs = await alike(bob, query, {"id": target})
     assert theirs["data"] == {"branch" if by_branch else "scene": None}
+    if name in ("scene_page", "continuity_page"):  # compiled whole: both answered by the fast path
+        assert fast.take() == 2
 
 
-async def test_scene_page_is_one_statement_after_the_claims(film: BenchFilm, alice: Client, statements: Any) -> None:
+async def test_scene_page_is_one_statement_after_the_claims(
+    film: BenchFilm, alice: Client, statements: Any, fast: FastCount
+) -> None:
     query = (QUERIES / "scene_page.graphql").read_text()
     await post(alice, query, {"id": film.scenes[2]}, planner=True)
     statements.take()
+    fast.take()
     body = await post(alice, query, {"id": film.scenes[2]}, planner=True)
     assert len(body["data"]["scene"]["assetInstances"]) == 5
     assert statements.take() == 2
+    assert fast.take() == 1
 
 
 async def test_the_continuity_report_is_one_statement_after_the_claims(
@@ -265,7 +302,7 @@ def documents(draw: Any) -> tuple[str, str]:
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(document=documents(), yes=st.booleans(), severity=st.sampled_from(["INFO", "WARNING", "ERROR", None]),
        first=st.sampled_from([1, 3, None]))
-async def test_generated_selections_answer_alike_on_both_paths(
+async def test_generated_selections_answer_alike_on_all_three_paths(
     document: tuple[str, str], yes: bool, severity: str | None, first: int | None, film: BenchFilm, alice: Client,
     bob: Client,
 ) -> None:
@@ -279,21 +316,21 @@ async def test_generated_selections_answer_alike_on_both_paths(
         variables["severity"] = severity
     if "$first" in query:
         variables["first"] = first
-    mine = await both(alice, query, variables)
+    mine = await alike(alice, query, variables)
     if "errors" in mine:
         # Deep chains can pass the cost limit: refused alike on both paths, nothing to compare.
         assert {e["extensions"]["code"] for e in mine["errors"]} == {"QUERY_TOO_COMPLEX"}, mine
         return
-    theirs = await both(bob, query, variables)
+    theirs = await alike(bob, query, variables)
     assert theirs["data"][root] is None
 
 
-async def test_viewer_projects_answer_alike_on_both_paths(film: BenchFilm, alice: Client, bob: Client) -> None:
+async def test_viewer_projects_answer_alike_on_all_three_paths(film: BenchFilm, alice: Client, bob: Client) -> None:
     query = """{ viewer { userId projects { id title createdAt activeBranch { id name }
                  branches { name scenes { sceneNumber shots { shotLabel } } } } } }"""
-    mine = await both(alice, query, {})
+    mine = await alike(alice, query, {})
     assert [p["id"] for p in mine["data"]["viewer"]["projects"]] == [film.project_id]
-    theirs = await both(bob, query, {})
+    theirs = await alike(bob, query, {})
     assert theirs["data"]["viewer"]["projects"] == []
 
 
@@ -301,7 +338,7 @@ async def test_a_field_left_to_its_resolver_is_filled_in_place(film: BenchFilm, 
     query = """query($id: UUID!) { scene(id: $id) { sceneNumber
                  localContext { sceneScript previousSceneEndState sceneAssets { name type } }
                  priorScene { localContext { sceneScript } } } }"""
-    mine = await both(alice, query, {"id": film.scenes[3]})
+    mine = await alike(alice, query, {"id": film.scenes[3]})
     scene = mine["data"]["scene"]
     assert scene["localContext"]["previousSceneEndState"] == "End of scene 2"
     assert len(scene["localContext"]["sceneAssets"]) == 5
@@ -313,16 +350,16 @@ async def test_a_resolver_below_a_nullable_relation_answers_alike(film: BenchFil
     # (priorScene) and no more: both paths must agree either way.
     query = """query($id: UUID!) { scene(id: $id) { sceneNumber
                  priorScene { sceneNumber shots { shotLabel frameReferences { usesLegacyFallback } } } } }"""
-    mine = await both(alice, query, {"id": film.scenes[3]})
+    mine = await alike(alice, query, {"id": film.scenes[3]})
     assert mine["data"]["scene"]["sceneNumber"] == 3
 
 
-async def test_editing_fields_answer_alike_on_both_paths(film: BenchFilm, alice: Client, bob: Client) -> None:
+async def test_editing_fields_answer_alike_on_all_three_paths(film: BenchFilm, alice: Client, bob: Client) -> None:
     query = """query($id: UUID!) { scene(id: $id) { storyDay timeOfDay updatedAt
                  shots { shotLabel updatedAt continuesFromPrevious startFrame { id jobType shotId }
                          endFrame { id jobType shotId } }
                  branch { id forkedFrom { name forkedFrom { id } } } } }"""
-    mine = await both(alice, query, {"id": film.scenes[2]})
+    mine = await alike(alice, query, {"id": film.scenes[2]})
     scene = mine["data"]["scene"]
     assert scene["storyDay"] == 3 and scene["timeOfDay"] == "DAWN"
     shots = scene["shots"]
@@ -330,10 +367,10 @@ async def test_editing_fields_answer_alike_on_both_paths(film: BenchFilm, alice:
     # A continuing shot's start frame is the previous shot's end frame.
     assert shots[1]["startFrame"] == shots[0]["endFrame"] and shots[0]["startFrame"]["jobType"] == "START_FRAME"
     assert scene["branch"]["forkedFrom"] == {"name": "fork", "forkedFrom": {"id": scene["branch"]["id"]}}
-    assert (await both(bob, query, {"id": film.scenes[2]}))["data"] == {"scene": None}
+    assert (await alike(bob, query, {"id": film.scenes[2]}))["data"] == {"scene": None}
 
 
-async def test_revision_history_and_diffs_answer_alike_on_both_paths(film: BenchFilm, alice: Client, bob: Client) -> None:
+async def test_revision_history_and_diffs_answer_alike_on_all_three_paths(film: BenchFilm, alice: Client, bob: Client) -> None:
     # `edited` is compiled; revisions and diffFromSource are left to their resolvers (holes).
     query = """query($id: UUID!) { scene(id: $id) { sceneNumber
                  assetInstances { id edited revisions(first: 2) { number kind changedFields reason actorUserId
@@ -341,11 +378,11 @@ async def test_revision_history_and_diffs_answer_alike_on_both_paths(film: Bench
                                   diffFromSource { sourceInstanceId unchanged tagsAdded tagsRemoved descriptionChanged
                                                    previousEffectiveDescription imageChanged carryForwardChanged }
                                   projectAsset { name revisions(first: 3) { number sceneId kind } } } } }"""
-    mine = await both(alice, query, {"id": film.scenes[3]})
+    mine = await alike(alice, query, {"id": film.scenes[3]})
     instances = mine["data"]["scene"]["assetInstances"]
     assert [r["kind"] for r in instances[0]["revisions"]] == ["UPDATED", "CREATED"]
     assert any(i["diffFromSource"]["tagsAdded"] == ["wet"] for i in instances)
-    theirs = await both(bob, query, {"id": film.scenes[3]})
+    theirs = await alike(bob, query, {"id": film.scenes[3]})
     assert theirs["data"]["scene"] is None
 
 
@@ -353,9 +390,9 @@ async def test_arguments_a_resolver_refuses_are_refused_alike(film: BenchFilm, a
     query = """query($id: UUID!, $first: Int) { scene(id: $id) { sceneNumber
                  assetInstances { id revisions(first: $first) { number } } } }"""
     for first in (0, 101):
-        mine = await both(alice, query, {"id": film.scenes[3], "first": first})
+        mine = await alike(alice, query, {"id": film.scenes[3], "first": first})
         assert {e["extensions"]["code"] for e in mine["errors"]} == {"BAD_USER_INPUT"}, mine
-    mine = await both(alice, query, {"id": film.scenes[3], "first": 1})
+    mine = await alike(alice, query, {"id": film.scenes[3], "first": 1})
     assert all(len(i["revisions"]) == 1 for i in mine["data"]["scene"]["assetInstances"])
 
 
@@ -368,3 +405,107 @@ async def test_the_history_page_is_one_statement_after_the_claims(
     body = await post(alice, query, {"id": film.branch_id}, planner=True)
     assert body["data"]["branch"]["scenes"][0]["assetInstances"][0]["revisions"]
     assert statements.take() == 2
+
+
+# -- the fast path's edge cases ---------------------------------------------------------------
+
+SCENE = """query Scene($id: UUID!, $shots: Boolean = true, $skipNumber: Boolean! = false) {
+  scene(id: $id) { __typename id n1: sceneNumber n2: sceneNumber sceneNumber @skip(if: $skipNumber)
+                   shots @include(if: $shots) { __typename shotLabel label: shotLabel } } }"""
+
+
+async def test_variables_with_defaults_and_directives_answer_alike(
+    film: BenchFilm, alice: Client, fast: FastCount
+) -> None:
+    defaults = await alike(alice, SCENE, {"id": film.scenes[2]})
+    scene = defaults["data"]["scene"]
+    assert list(scene) == ["__typename", "id", "n1", "n2", "sceneNumber", "shots"]
+    assert scene["__typename"] == "Scene" and scene["n1"] == scene["n2"] == scene["sceneNumber"] == 2
+    assert [s["label"] for s in scene["shots"]] == [s["shotLabel"] for s in scene["shots"]]
+    assert scene["shots"][0]["__typename"] == "Shot"
+    given = await alike(alice, SCENE, {"id": film.scenes[2], "shots": False, "skipNumber": True})
+    assert list(given["data"]["scene"]) == ["__typename", "id", "n1", "n2"]
+    # An explicit null for a nullable Boolean with a default: @include(if: null) is refused.
+    refused = await alike(alice, SCENE, {"id": film.scenes[2], "shots": None})
+    assert refused["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert fast.take() == 2
+
+
+async def test_root_typename_aliases_and_directives_answer_alike(
+    film: BenchFilm, alice: Client, bob: Client, fast: FastCount
+) -> None:
+    query = """query($a: UUID!, $b: UUID!, $yes: Boolean!) {
+      __typename first: scene(id: $a) { sceneNumber } second: scene(id: $b) { sceneNumber slug }
+      skipped: scene(id: $a) @skip(if: $yes) { id } kept: branch(id: "BRANCH") @include(if: $yes) { name }
+      t: __typename }""".replace("BRANCH", film.branch_id)
+    variables = {"a": film.scenes[1], "b": film.scenes[2], "yes": True}
+    mine = await alike(alice, query, variables)
+    assert list(mine["data"]) == ["__typename", "first", "second", "kept", "t"]
+    assert mine["data"]["__typename"] == mine["data"]["t"] == "Query"
+    assert (mine["data"]["first"]["sceneNumber"], mine["data"]["second"]["sceneNumber"]) == (1, 2)
+    theirs = await alike(bob, query, variables)
+    assert theirs["data"] == {"__typename": "Query", "first": None, "second": None, "kept": None, "t": "Query"}
+    assert fast.take() == 2
+
+
+async def test_missing_and_invalid_ids_answer_alike(film: BenchFilm, alice: Client, fast: FastCount) -> None:
+    missing = await alike(alice, SCENE, {"id": str(uuid.uuid4())})
+    assert missing == {"data": {"scene": None}}
+    assert fast.take() == 1
+    for bad in ("not-a-uuid", 42, None):
+        refused = await alike(alice, SCENE, {"id": bad})
+        assert "data" not in refused and refused["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    literal = await alike(alice, '{ scene(id: "not-a-uuid") { id } }', None)
+    assert literal["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", literal
+    assert literal["errors"][0]["locations"]
+    assert fast.take() == 0
+
+
+async def test_operation_name_picks_among_operations_alike(film: BenchFilm, alice: Client, fast: FastCount) -> None:
+    document = """query Numbers($id: UUID!) { scene(id: $id) { sceneNumber } }
+                  query Slugs($id: UUID!) { scene(id: $id) { slug } }
+                  mutation Remove($id: UUID!) { deleteSceneAssetInstance(id: $id) { __typename } }"""
+    variables = {"id": film.scenes[1]}
+    numbers = await alike(alice, document, variables, operationName="Numbers")
+    slugs = await alike(alice, document, variables, operationName="Slugs")
+    assert (numbers["data"]["scene"], list(slugs["data"]["scene"])) == ({"sceneNumber": 1}, ["slug"])
+    assert fast.take() == 2
+    unnamed = await alike(alice, document, variables)
+    unknown = await alike(alice, document, variables, operationName="Nope")
+    for refused in (unnamed, unknown):
+        assert refused["errors"][0]["extensions"]["code"] == "OPERATION_RESOLUTION_FAILURE"
+    assert fast.take() == 0
+
+
+async def test_limits_and_authentication_answer_alike(
+    film: BenchFilm, alice: Client, anonymous: Client, fast: FastCount
+) -> None:
+    chain = "chain { id }"
+    for _ in range(4):
+        chain = f"chain {{ id {chain} }}"
+    costly = f"query($id: UUID!) {{ scene(id: $id) {{ assetInstances {{ {chain} }} }} }}"
+    refused = await alike(alice, costly, {"id": film.scenes[3]})
+    assert refused["errors"][0]["extensions"]["code"] == "QUERY_TOO_COMPLEX", refused
+    unknown = await alike(alice, "query($id: UUID!) { scene(id: $id) { nope } }", {"id": film.scenes[3]})
+    assert unknown["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    broken = await alike(alice, "query { scene(id: ", None)
+    assert broken["errors"][0]["extensions"]["code"] == "GRAPHQL_PARSE_FAILED"
+    stranger = await alike(anonymous, SCENE, {"id": film.scenes[3]})
+    assert stranger["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert fast.take() == 0
+
+
+async def test_a_get_request_and_the_graphql_response_media_type_answer_alike(
+    film: BenchFilm, alice: Client, fast: FastCount
+) -> None:
+    for headers in ({}, {"accept": "application/graphql-response+json"}):
+        answers = []
+        for path in PATHS.values():
+            response = await alice.http.get(
+                "/graphql", params={"query": SCENE, "variables": json.dumps({"id": film.scenes[2]})},
+                headers=alice.headers() | path | headers,
+            )
+            answers.append((response.status_code, response.headers["content-type"], response.json()))
+        assert answers[0] == answers[1] == answers[2]
+        assert answers[0][2]["data"]["scene"]["sceneNumber"] == 2
+    assert fast.take() == 2

@@ -9,7 +9,7 @@ from typing import Any
 import strawberry
 
 from gql.context import Info
-from gql.inputs import given
+from gql.inputs import changes_of
 from gql.types.enums import InheritFrom, PresenceType, TimeOfDay
 from gql.types.instances import DeletePayload, SceneAssetInstance
 from gql.types.projects import Branch, Project
@@ -73,9 +73,7 @@ class EditingMutation:
     @strawberry.mutation
     async def update_project(self, info: Info, id: uuid.UUID, input: UpdateProjectInput) -> Project:
         ctx = info.context
-        changes: dict[str, Any] = {}
-        given(changes, "title", input.title)
-        return Project.from_row(await projects.update_project(ctx.db, ctx.uid, id, changes))
+        return Project.from_row(await projects.update_project(ctx.db, ctx.uid, id, changes_of(input)))
 
     @strawberry.mutation(description="Deletes everything of the project, its jobs and revisions included (files stay).")
     async def delete_project(self, info: Info, id: uuid.UUID) -> DeletePayload:
@@ -93,13 +91,8 @@ class EditingMutation:
         expected_updated_at: datetime | None = strawberry.UNSET,
     ) -> Scene:
         ctx = info.context
-        changes: dict[str, Any] = {}
-        given(changes, "slug", input.slug)
-        given(changes, "script_excerpt", input.script_excerpt)
-        given(changes, "end_state_summary", input.end_state_summary)
-        given(changes, "story_day", input.story_day)
-        given(changes, "time_of_day", _raw(input.time_of_day))
-        row = await scenes.update_scene(ctx.db, ctx.uid, id, changes, _unset_is_none(expected_updated_at))
+        expected = _unset_is_none(expected_updated_at)
+        row = await scenes.update_scene(ctx.db, ctx.uid, id, changes_of(input), expected)
         return Scene.from_row(row)
 
     @strawberry.mutation(
@@ -128,14 +121,8 @@ class EditingMutation:
         expected_updated_at: datetime | None = strawberry.UNSET,
     ) -> Shot:
         ctx = info.context
-        changes: dict[str, Any] = {}
-        given(changes, "shot_label", input.shot_label)
-        given(changes, "duration_seconds", input.duration_seconds)
-        given(changes, "setting", input.setting)
-        given(changes, "action", input.action)
-        given(changes, "camera", input.camera)
-        given(changes, "continues_from_previous", input.continues_from_previous)
-        row = await scenes.update_shot(ctx.db, ctx.uid, id, changes, _unset_is_none(expected_updated_at))
+        expected = _unset_is_none(expected_updated_at)
+        row = await scenes.update_shot(ctx.db, ctx.uid, id, changes_of(input), expected)
         return Shot.from_row(row)
 
     @strawberry.mutation

@@ -7,7 +7,7 @@ import uuid
 import strawberry
 
 from gql.context import Info
-from gql.inputs import given, optional
+from gql.inputs import changes_of, optional, values_of
 from gql.types.enums import AssetType, StageStatus, TimeOfDay
 from gql.types.projects import Branch, Project, ProjectAsset
 from gql.types.scenes import Scene, Shot
@@ -73,54 +73,17 @@ class FilmMutation:
     @strawberry.mutation
     async def create_scene(self, info: Info, input: CreateSceneInput) -> Scene:
         ctx = info.context
-        uid = ctx.uid
-        row = await scenes.create_scene(
-            ctx.db,
-            uid,
-            branch_id=input.branch_id,
-            scene_number=input.scene_number,
-            slug=input.slug,
-            script_excerpt=optional(input.script_excerpt),
-            end_state_summary=optional(input.end_state_summary),
-            story_day=optional(input.story_day),
-            time_of_day=None if optional(input.time_of_day) is None else _value(input.time_of_day),
-        )
-        return Scene.from_row(row)
+        return Scene.from_row(await scenes.create_scene(ctx.db, ctx.uid, **values_of(input)))
 
     @strawberry.mutation
     async def create_shot(self, info: Info, input: CreateShotInput) -> Shot:
         ctx = info.context
-        uid = ctx.uid
-        row = await scenes.create_shot(
-            ctx.db,
-            uid,
-            scene_id=input.scene_id,
-            shot_label=input.shot_label,
-            shot_order=input.shot_order,
-            duration_seconds=input.duration_seconds,
-            setting=optional(input.setting),
-            action=optional(input.action),
-            camera=optional(input.camera),
-            continues_from_previous=bool(optional(input.continues_from_previous)),
-        )
-        return Shot.from_row(row)
+        return Shot.from_row(await scenes.create_shot(ctx.db, ctx.uid, **values_of(input)))
 
     @strawberry.mutation
     async def create_project_asset(self, info: Info, input: CreateProjectAssetInput) -> ProjectAsset:
         ctx = info.context
-        uid = ctx.uid
-        image = optional(input.image_key_url)
-        row = await assets.create_project_asset(
-            ctx.db,
-            uid,
-            branch_id=input.branch_id,
-            name=input.name,
-            asset_type=_value(input.asset_type),
-            description=input.description,
-            image_key_url=image,
-            visual_style_capsule_id=optional(input.visual_style_capsule_id),
-        )
-        return ProjectAsset.from_row(row)
+        return ProjectAsset.from_row(await assets.create_project_asset(ctx.db, ctx.uid, **values_of(input)))
 
     @strawberry.mutation
     async def update_project_asset(
@@ -128,11 +91,7 @@ class FilmMutation:
     ) -> ProjectAsset:
         ctx = info.context
         uid = ctx.uid
-        changes: dict[str, object] = {}
-        given(changes, "name", input.name)
-        given(changes, "description", input.description)
-        given(changes, "image_key_url", input.image_key_url)
-        return ProjectAsset.from_row(await assets.update_project_asset(ctx.db, uid, id, changes))
+        return ProjectAsset.from_row(await assets.update_project_asset(ctx.db, uid, id, changes_of(input)))
 
     @strawberry.mutation(
         description="Stage 5 completion: locks the given assets of the branch, or all of them when ids is omitted."

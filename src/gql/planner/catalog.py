@@ -3,6 +3,11 @@ order. The one place in the GraphQL layer that speaks SQL; the loader path in
 `services.db.reads` stays the reference. Both build their ownership, orders and chain walk from
 `services.db.predicates`, so every list here orders as the loaders' does by construction.
 
+Plain columns have no entry: a field named like a column of its type's table (`TABLES`, from
+the catalogue `services.db.tables`) is read from that column (`plain_field`), so a new column
+is planned as soon as it is in the catalogue and on its GraphQL type. FIELDS holds what is not
+a plain column: relations, computed fields, and types that are not rows of a table.
+
 Templates use `{t}` for the row's alias; relation sources use `{p}` (the parent row) and `{c}`
 (the child row, also the prefix of any helper alias the source needs).
 """
@@ -13,8 +18,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from graphql import GraphQLEnumType, GraphQLField, GraphQLList, GraphQLNonNull, GraphQLScalarType
+from sqlalchemy import ARRAY, Boolean, DateTime, Integer, Table, Text, Uuid
+
 from gql.relations import RelationName
 from services.continuity import report, rules
+from services.db import tables
 from services.db.predicates import asset_name_order, asset_order, chain_walk, owned, owns_project, shot_order
 from services.revisions import history
 
@@ -128,15 +137,18 @@ def _json(key: str) -> Column:
     return Column(f"{{t}}.e -> '{key}'")
 
 
-TABLES: dict[str, str] = {
-    "Project": "projects",
-    "Branch": "branches",
-    "Scene": "scenes",
-    "Shot": "shots",
-    "ProjectAsset": "project_assets",
-    "SceneAssetInstance": "scene_asset_instances",
-    "ShotAssetAssignment": "shot_asset_assignments",
-    "TransformationEvent": "transformation_events",
+# The table behind each table-backed type. Its columns are the type's plain fields (`plain_field`):
+# only relations and computed fields need an entry in FIELDS.
+TABLES: dict[str, Table] = {
+    "Project": tables.projects,
+    "Branch": tables.branches,
+    "Scene": tables.scenes,
+    "Shot": tables.shots,
+    "ProjectAsset": tables.project_assets,
+    "SceneAssetInstance": tables.scene_asset_instances,
+    "ShotAssetAssignment": tables.shot_asset_assignments,
+    "TransformationEvent": tables.transformation_events,
+    "InstanceRevision": tables.instance_revisions,
 }
 
 # The by-id loader that rebuilds an object of the type for a field the planner leaves to its
@@ -153,22 +165,18 @@ BY_ID_LOADER: dict[str, RelationName] = {
 
 
 def _c(column: str) -> Column:
+    """A column under a field of another name (a field named like its column needs no entry)."""
     return Column("{t}." + column)
 
 
 FIELDS: dict[str, dict[str, Field]] = {
     "Project": {
-        "id": _c("id"),
-        "title": _c("title"),
-        "createdAt": Column(datetime_of("created_at")),
         "activeBranch": _to_one("Branch", "branches", "active_branch_id"),
         "branches": Relation(
             "Branch", True, "from branches {c} where {c}.project_id = {p}.id", "{c}.created_at, {c}.id"
         ),
     },
     "Branch": {
-        "id": _c("id"),
-        "name": _c("name"),
         "project": _to_one("Project", "projects", "project_id"),
         "forkedFrom": _to_one("Branch", "branches", "forked_from_branch_id"),
         "scenes": Relation("Scene", True, "from scenes {c} where {c}.branch_id = {p}.id", "{c}.scene_number"),
@@ -183,14 +191,6 @@ FIELDS: dict[str, dict[str, Field]] = {
         ),
     },
     "ProjectAsset": {
-        "id": _c("id"),
-        "name": _c("name"),
-        "assetType": Column("upper({t}.asset_type)"),
-        "description": _c("description"),
-        "imageKeyUrl": _c("image_key_url"),
-        "visualStyleCapsuleId": _c("visual_style_capsule_id"),
-        "locked": _c("locked"),
-        "version": _c("version"),
         "sceneInstances": Relation(
             "SceneAssetInstance", True,
             "from scene_asset_instances {c} join scenes {c}_s on {c}_s.id = {c}.scene_id"
@@ -199,15 +199,6 @@ FIELDS: dict[str, dict[str, Field]] = {
         ),
     },
     "Scene": {
-        "id": _c("id"),
-        "sceneNumber": _c("scene_number"),
-        "slug": _c("slug"),
-        "scriptExcerpt": _c("script_excerpt"),
-        "status": _c("status"),
-        "endStateSummary": _c("end_state_summary"),
-        "storyDay": _c("story_day"),
-        "timeOfDay": Column("upper({t}.time_of_day)"),
-        "updatedAt": Column(datetime_of("updated_at")),
         "branch": _to_one("Branch", "branches", "branch_id"),
         "priorScene": Relation(
             "Scene", False,
@@ -244,18 +235,6 @@ FIELDS: dict[str, dict[str, Field]] = {
         "status": Column("upper({t}.value ->> 'status')"),
     },
     "SceneAssetInstance": {
-        "id": _c("id"),
-        "descriptionOverride": _c("description_override"),
-        "imageKeyUrl": _c("image_key_url"),
-        "statusTags": _c("status_tags"),
-        "carryForward": _c("carry_forward"),
-        "effectiveDescription": _c("effective_description"),
-        "modificationCount": _c("modification_count"),
-        "lastModifiedField": _c("last_modified_field"),
-        "modificationReason": _c("modification_reason"),
-        "edited": _c("edited"),
-        "createdAt": Column(datetime_of("created_at")),
-        "updatedAt": Column(datetime_of("updated_at")),
         "isOutdated": Column(
             "coalesce((select x.version > {t}.base_version from project_assets x"
             " where x.id = {t}.project_asset_id), false)"
@@ -275,17 +254,6 @@ FIELDS: dict[str, dict[str, Field]] = {
         ),
     },
     "Shot": {
-        "id": _c("id"),
-        "shotLabel": _c("shot_label"),
-        "shotOrder": _c("shot_order"),
-        "durationSeconds": _c("duration_seconds"),
-        "setting": _c("setting"),
-        "action": _c("action"),
-        "camera": _c("camera"),
-        "framePrompt": _c("frame_prompt"),
-        "videoPrompt": _c("video_prompt"),
-        "updatedAt": Column(datetime_of("updated_at")),
-        "continuesFromPrevious": _c("continues_from_previous"),
         "scene": _to_one("Scene", "scenes", "scene_id"),
         "referenceImageOrder": _reference_images("reference_image_order"),
         "endFrameReferenceImageOrder": _reference_images("end_frame_reference_image_order"),
@@ -311,28 +279,14 @@ FIELDS: dict[str, dict[str, Field]] = {
         "imageUrl": Column("{t}.e ->> 'image_url'"),
     },
     "ShotAssetAssignment": {
-        "id": _c("id"),
-        "presenceType": Column("upper({t}.presence_type)"),
-        "createdAt": Column(datetime_of("created_at")),
-        "updatedAt": Column(datetime_of("updated_at")),
         "shot": _to_one("Shot", "shots", "shot_id"),
         "sceneAssetInstance": _to_one(
             "SceneAssetInstance", "scene_asset_instances", "scene_asset_instance_id"
         ),
     },
     "InstanceRevision": {
-        "id": _c("id"),
-        "number": _c("number"),
-        "kind": Column("upper({t}.kind)"),
-        "sceneAssetInstanceId": _c("scene_asset_instance_id"),
-        "sceneId": _c("scene_id"),
-        "projectAssetId": _c("project_asset_id"),
-        "changedFields": _c("changed_fields"),
         "before": _state("before"),
         "after": _state("after"),
-        "reason": _c("reason"),
-        "actorUserId": _c("actor_user_id"),
-        "createdAt": Column(datetime_of("created_at")),
     },
     # A stored state as InstanceState.from_json reads it (null tags: an empty list).
     "InstanceState": {
@@ -354,16 +308,58 @@ FIELDS: dict[str, dict[str, Field]] = {
         "sceneAssetInstance": _to_one("SceneAssetInstance", "scene_asset_instances", "instance_id"),
     },
     "TransformationEvent": {
-        "id": _c("id"),
-        "postDescription": _c("post_description"),
-        "postImageKeyUrl": _c("post_image_key_url"),
-        "createdAt": Column(datetime_of("created_at")),
         "shot": _to_one("Shot", "shots", "shot_id"),
         "sceneAssetInstance": _to_one(
             "SceneAssetInstance", "scene_asset_instances", "scene_asset_instance_id"
         ),
     },
 }
+
+# SQL types whose JSON PostgreSQL writes exactly as these GraphQL scalars serialise the value
+# (a uuid's canonical text, an int, a bool, a text).
+_AS_IS: tuple[tuple[type[object], frozenset[str]], ...] = (
+    (Text, frozenset({"String", "ID"})),
+    (Integer, frozenset({"Int"})),
+    (Boolean, frozenset({"Boolean"})),
+    (Uuid, frozenset({"UUID", "ID"})),
+)
+
+
+def plain_field(type_name: str, field: GraphQLField) -> Column | None:
+    """A field without an entry in FIELDS, answered from its type's table when it is a plain
+    column: a field of the type without a resolver (so its `from_row` copies the row's column
+    of the same name, `gql.rows`) whose name is a column of the table, of a type the planner
+    writes as the GraphQL scalar does (a timestamp as DateTime; a text as an enum whose names
+    are its values upper-cased). Anything else stays a hole, answered by its resolver."""
+    table = TABLES.get(type_name)
+    definition = (field.extensions or {}).get("strawberry-definition")
+    if table is None or definition is None or getattr(definition, "base_resolver", None) is not None:
+        return None
+    column = table.c.get(definition.python_name)
+    if column is None or (column.nullable and isinstance(field.type, GraphQLNonNull)):
+        return None
+    sql = "{t}." + column.name
+    sql_type, gtype = column.type, _nullable(field.type)
+    if isinstance(sql_type, ARRAY) and isinstance(gtype, GraphQLList):
+        # A text[] as a list of strings: the JSON array PostgreSQL writes is the list.
+        return Column(sql) if _as_is(sql_type.item_type, _nullable(gtype.of_type)) else None
+    if isinstance(sql_type, DateTime) and getattr(gtype, "name", None) == "DateTime":
+        return Column(DATETIME.format(col=sql))
+    if isinstance(sql_type, Text) and isinstance(gtype, GraphQLEnumType):
+        spelled = all(name == str(value.value).upper() for name, value in gtype.values.items())
+        return Column(f"upper({sql})") if spelled else None
+    return Column(sql) if _as_is(sql_type, gtype) else None
+
+
+def _nullable(gtype: Any) -> Any:
+    return gtype.of_type if isinstance(gtype, GraphQLNonNull) else gtype
+
+
+def _as_is(sql_type: object, gtype: Any) -> bool:
+    return isinstance(gtype, GraphQLScalarType) and any(
+        isinstance(sql_type, kind) and gtype.name in names for kind, names in _AS_IS
+    )
+
 
 OWNED = owned("{t}")
 

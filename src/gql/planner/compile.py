@@ -14,7 +14,7 @@ from typing import Any
 
 from graphql import GraphQLField, GraphQLObjectType, get_named_type, is_non_null_type
 
-from gql.planner.catalog import BY_ID_LOADER, FIELDS, TABLES, Column, Relation, Root
+from gql.planner.catalog import BY_ID_LOADER, FIELDS, TABLES, Column, Relation, Root, plain_field
 from gql.relations import RelationName
 
 # json_build_object takes at most 100 arguments: 50 keys. A wider selection is left to the loaders.
@@ -77,7 +77,7 @@ class Compiler:
         return f"t{self._aliases}"
 
     def root(self, root: Root, gtype: GraphQLObjectType, details: Any) -> Plan:
-        table = TABLES[root.target]
+        table = TABLES[root.target].name
         joins: list[str] = []
         obj, shape = self._object(gtype, details, "t0", joins)
         where = root.where.format(t="t0")
@@ -111,7 +111,7 @@ class Compiler:
                 parts.append(f"'{key}', '{type_name}'")
                 continue
             field_def = gtype.fields[name]
-            spec = specs.get(name)
+            spec = specs.get(name) or plain_field(type_name, field_def)
             if spec is None or ((field_def.args or node.arguments) and not _binds_arguments(spec, field_def)):
                 loader = BY_ID_LOADER.get(type_name)
                 if loader is None:

@@ -339,7 +339,12 @@ class PlanningExecutionContext(StrawberryGraphQLCoreExecutionContext):
         except Exception:
             # The ordinary path reports it exactly as it always does.
             return None
-        plan = self._plan(root, parent_type, field_details_list, path)
+        try:
+            plan = self._plan(root, parent_type, field_details_list, path)
+        except GraphQLError:
+            # Collecting the selection refused a directive's argument (`@include(if: $v)` with
+            # `$v: Boolean = true` sent as null): the ordinary path reports it at this field.
+            return None
         if plan is None:
             return None
         params = {"uid": uid, "id": args.get("id")}

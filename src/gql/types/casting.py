@@ -11,6 +11,7 @@ import strawberry
 
 from gql.context import Info
 from gql.relations import handed_on, relations
+from gql.rows import from_columns
 from gql.types.enums import AssetType, PresenceType
 from services.casting import assignments, frames
 
@@ -35,14 +36,7 @@ class ShotAssetAssignment:
 
     @classmethod
     def from_row(cls, row: Any) -> ShotAssetAssignment:
-        return cls(
-            id=row["id"],
-            presence_type=row["presence_type"],
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
-            shot_id=row["shot_id"],
-            scene_asset_instance_id=row["scene_asset_instance_id"],
-        )
+        return from_columns(cls, row)
 
     @strawberry.field
     def shot(self, info: Info) -> ShotT:
@@ -107,14 +101,7 @@ class TransformationEvent:
 
     @classmethod
     def from_row(cls, row: Any) -> TransformationEvent:
-        return cls(
-            id=row["id"],
-            post_description=row["post_description"],
-            post_image_key_url=row["post_image_key_url"],
-            created_at=row["created_at"],
-            shot_id=row["shot_id"],
-            scene_asset_instance_id=row["scene_asset_instance_id"],
-        )
+        return from_columns(cls, row)
 
     @strawberry.field
     def shot(self, info: Info) -> ShotT:

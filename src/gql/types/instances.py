@@ -10,6 +10,7 @@ import strawberry
 
 from gql.context import Info
 from gql.relations import handed_on, relations
+from gql.rows import from_columns
 from gql.types.enums import InheritanceSource
 from gql.types.projects import ProjectAsset
 from gql.types.revisions import InstanceRevision, StateDiff, diffs_from_source, instance_revisions
@@ -51,24 +52,7 @@ class SceneAssetInstance:
 
     @classmethod
     def from_row(cls, row: Any) -> SceneAssetInstance:
-        return cls(
-            id=row["id"],
-            description_override=row["description_override"],
-            image_key_url=row["image_key_url"],
-            status_tags=list(row["status_tags"] or ()),
-            carry_forward=row["carry_forward"],
-            effective_description=row["effective_description"],
-            modification_count=row["modification_count"],
-            last_modified_field=row["last_modified_field"],
-            modification_reason=row["modification_reason"],
-            edited=row["edited"],
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
-            scene_id=row["scene_id"],
-            project_asset_id=row["project_asset_id"],
-            inherited_from_instance_id=row["inherited_from_instance_id"],
-            base_version=row["base_version"],
-        )
+        return from_columns(cls, row, status_tags=list(row["status_tags"] or ()))
 
     @strawberry.field
     def scene(self, info: Info) -> SceneT:

@@ -11,6 +11,7 @@ import strawberry
 
 from gql.context import Info
 from gql.relations import handed_on, relations
+from gql.rows import from_columns
 from gql.types.continuity import (
     ContinuityWarning,
     Severity,
@@ -58,12 +59,7 @@ class Project:
 
     @classmethod
     def from_row(cls, row: Any) -> Project:
-        return cls(
-            id=row["id"],
-            title=row["title"],
-            created_at=row["created_at"],
-            active_branch_id=row["active_branch_id"],
-        )
+        return from_columns(cls, row)
 
     @strawberry.field
     def active_branch(self, info: Info) -> Branch:
@@ -94,12 +90,7 @@ class Branch:
 
     @classmethod
     def from_row(cls, row: Any) -> Branch:
-        return cls(
-            id=row["id"],
-            name=row["name"],
-            project_id=row["project_id"],
-            forked_from_branch_id=row["forked_from_branch_id"],
-        )
+        return from_columns(cls, row)
 
     @strawberry.field(description="The branch this one was forked from, if any.")
     async def forked_from(self, info: Info) -> Branch | None:
@@ -157,17 +148,7 @@ class ProjectAsset:
 
     @classmethod
     def from_row(cls, row: Any) -> ProjectAsset:
-        return cls(
-            id=row["id"],
-            name=row["name"],
-            asset_type=row["asset_type"],
-            description=row["description"],
-            image_key_url=row["image_key_url"],
-            visual_style_capsule_id=row["visual_style_capsule_id"],
-            locked=row["locked"],
-            version=row["version"],
-            branch_id=row["branch_id"],
-        )
+        return from_columns(cls, row)
 
     @strawberry.field(description="This asset's instances, ordered by scene number.")
     def scene_instances(self, info: Info) -> list[InstanceT]:

@@ -10,6 +10,7 @@ import strawberry
 
 from gql.context import Info
 from gql.relations import handed_on, relations
+from gql.rows import from_columns
 from gql.types.casting import (
     FrameReferences,
     ReferenceImage,
@@ -76,19 +77,7 @@ class Scene:
 
     @classmethod
     def from_row(cls, row: Any) -> Scene:
-        return cls(
-            id=row["id"],
-            scene_number=row["scene_number"],
-            slug=row["slug"],
-            script_excerpt=row["script_excerpt"],
-            status=row["status"],
-            end_state_summary=row["end_state_summary"],
-            story_day=row["story_day"],
-            time_of_day=row["time_of_day"],
-            updated_at=row["updated_at"],
-            branch_id=row["branch_id"],
-            stage_locks_raw=row["stage_locks"],
-        )
+        return from_columns(cls, row, stage_locks_raw=row["stage_locks"])
 
     @strawberry.field
     def branch(self, info: Info) -> Branch:
@@ -175,19 +164,9 @@ class Shot:
 
     @classmethod
     def from_row(cls, row: Any) -> Shot:
-        return cls(
-            id=row["id"],
-            shot_label=row["shot_label"],
-            shot_order=row["shot_order"],
-            duration_seconds=row["duration_seconds"],
-            setting=row["setting"],
-            action=row["action"],
-            camera=row["camera"],
-            frame_prompt=row["frame_prompt"],
-            video_prompt=row["video_prompt"],
-            updated_at=row["updated_at"],
-            continues_from_previous=row["continues_from_previous"],
-            scene_id=row["scene_id"],
+        return from_columns(
+            cls,
+            row,
             reference_image_order_raw=row["reference_image_order"] or [],
             end_frame_reference_image_order_raw=row["end_frame_reference_image_order"] or [],
         )

@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.core import validation
 from services.core.errors import BadUserInput, not_found
+from services.db import tables
+from services.db.columns import Rule, checked, insert_select, settable, typed_by
 from services.db.database import Database
 from services.db.predicates import asset_name_order, owned, typed
 from services.film.chains import lock_branch, repair_chains
@@ -19,15 +21,24 @@ from services.film.stages import invalidate_frames
 
 ASSET_TYPES = ("character", "location", "prop")
 
-_INSERT = text(
-    f"""
-    insert into project_assets (project_id, branch_id, name, asset_type, description,
-                                image_key_url, visual_style_capsule_id)
-    select b.project_id, b.id, :name, :asset_type, :description, :image_key_url, :capsule
-      from branches b
-     where b.id = :branch_id and {owned("b")}
-    returning *
-    """
+def _asset_type(field: str, value: str) -> str:
+    if value not in ASSET_TYPES:
+        raise BadUserInput(f"{field} must be CHARACTER, LOCATION or PROP")
+    return value
+
+
+_RULES: dict[str, Rule] = {
+    "name": validation.short_text,
+    "asset_type": _asset_type,
+    "image_key_url": validation.image_url,
+    "visual_style_capsule_id": validation.short_text,
+}
+
+# What clients set is every column of the catalogue except keys and what the system writes
+# (locks by lockProjectAssets, the version by its trigger, timestamps); a new column is
+# settable on create and update, checked by its type unless it has a rule above.
+ASSET_COLUMNS = settable(
+    tables.project_assets, ("id", "project_id", "branch_id", "locked", "version", "created_at", "updated_at"), _RULES
 )
 
 # Locking returns the locked assets in the branch's asset order.
@@ -83,35 +94,17 @@ _LOCKED_STYLE = text(
 )
 
 
-async def create_project_asset(
-    db: Database,
-    uid: str,
-    *,
-    branch_id: uuid.UUID,
-    name: str,
-    asset_type: str,
-    description: str,
-    image_key_url: str | None = None,
-    visual_style_capsule_id: str | None = None,
-) -> Any:
-    validation.short_text("name", name)
-    if asset_type not in ASSET_TYPES:
-        raise BadUserInput("assetType must be CHARACTER, LOCATION or PROP")
-    validation.long_text("description", description)
-    validation.optional_image_url("imageKeyUrl", image_key_url)
-    if visual_style_capsule_id is not None:
-        validation.short_text("visualStyleCapsuleId", visual_style_capsule_id)
-    params = {
-        "uid": uid,
-        "branch_id": branch_id,
-        "name": name,
-        "asset_type": asset_type,
-        "description": description,
-        "image_key_url": image_key_url,
-        "capsule": visual_style_capsule_id,
-    }
+async def create_project_asset(db: Database, uid: str, *, branch_id: uuid.UUID, **columns: Any) -> Any:
+    """`columns` by name (name, asset_type and description at least); null and omitted alike
+    take the column's default."""
+    given = {column: value for column, value in columns.items() if value is not None}
+    values = checked(tables.project_assets, given, ASSET_COLUMNS, _RULES)
+    insert = insert_select(
+        tables.project_assets, {"project_id": "b.project_id", "branch_id": "b.id"}, values,
+        f"from branches b where b.id = :branch_id and {owned('b')}",
+    )
     async with db.transaction(uid) as conn:
-        row = (await conn.execute(_INSERT, params)).mappings().first()
+        row = (await conn.execute(insert, {**values, "uid": uid, "branch_id": branch_id})).mappings().first()
     if row is None:
         raise not_found("branch", branch_id)
     return row
@@ -120,27 +113,18 @@ async def create_project_asset(
 async def update_project_asset(db: Database, uid: str, asset_id: uuid.UUID, changes: dict[str, Any]) -> Any:
     """`changes` holds only the fields given; the version grows (trigger) when description or
     image really change."""
-    if "name" in changes:
-        if changes["name"] is None:
-            raise BadUserInput("name must not be null")
-        validation.short_text("name", changes["name"])
-    if "description" in changes:
-        if changes["description"] is None:
-            raise BadUserInput("description must not be null")
-        validation.long_text("description", changes["description"])
-    if "image_key_url" in changes:
-        validation.optional_image_url("imageKeyUrl", changes["image_key_url"])
-    columns = [c for c in ("name", "description", "image_key_url") if c in changes]
+    values = checked(tables.project_assets, changes, ASSET_COLUMNS, _RULES)
     async with db.transaction(uid) as conn:
-        if columns:
-            assignments = ", ".join(f"{c} = :{c}" for c in columns)
+        if values:
+            assignments = ", ".join(f"{c} = :{c}" for c in values)
             # Only rows whose values really differ are written, so no-op edits leave updated_at be.
-            differs = " or ".join(f"a.{c} is distinct from :{c}" for c in columns)
-            sql = text(
+            differs = " or ".join(f"a.{c} is distinct from :{c}" for c in values)
+            sql = typed_by(
+                tables.project_assets,
                 f"update project_assets a set {assignments} "
-                f"where a.id = :id and {owned('a')} and ({differs}) returning a.*"
+                f"where a.id = :id and {owned('a')} and ({differs}) returning a.*",
             )
-            row = (await conn.execute(sql, {"id": asset_id, "uid": uid, **changes})).mappings().first()
+            row = (await conn.execute(sql, {"id": asset_id, "uid": uid, **values})).mappings().first()
             if row is not None:
                 return row
         row = (

@@ -16,6 +16,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.core import validation
+from services.db import tables
+from services.db.columns import copy_of
 from services.db.database import Database
 from services.film.chains import lock_branch
 
@@ -42,34 +44,34 @@ _BRANCH = text(
     """
 )
 
+# Each copy takes every column of the catalogue (services.db.columns.copy_of), so a new column
+# is forked as it is; only the keys into the fork (and the references inside stored lists) are
+# written out here. Rows without an id in the map get a fresh one (None: the column's default).
+_ASSET = copy_of(tables.project_assets, "a", {"id": "m.new_id", "branch_id": ":dst"})
 _ASSETS = text(
-    """
-    insert into project_assets (id, project_id, branch_id, name, asset_type, description, image_key_url,
-                                visual_style_capsule_id, locked, version, created_at, updated_at)
-    select m.new_id, a.project_id, :dst, a.name, a.asset_type, a.description, a.image_key_url,
-           a.visual_style_capsule_id, a.locked, a.version, a.created_at, a.updated_at
+    f"""
+    insert into project_assets ({_ASSET.columns})
+    select {_ASSET.values}
       from project_assets a join fork_ids m on m.old_id = a.id
      where a.branch_id = :src
     """
 )
 
+_STAGE = copy_of(tables.stage_states, "st", {"id": None, "branch_id": ":dst"})
 _STAGES = text(
-    """
-    insert into stage_states (project_id, branch_id, stage_number, version, content, created_at, updated_at)
-    select st.project_id, :dst, st.stage_number, st.version, st.content, st.created_at, st.updated_at
+    f"""
+    insert into stage_states ({_STAGE.columns})
+    select {_STAGE.values}
       from stage_states st
      where st.branch_id = :src
     """
 )
 
+_SCENE = copy_of(tables.scenes, "s", {"id": "m.new_id", "branch_id": ":dst"})
 _SCENES = text(
-    """
-    insert into scenes (id, project_id, branch_id, scene_number, slug, script_excerpt, status,
-                        end_state_summary, stage_locks, assignments_initialized, story_day,
-                        time_of_day, created_at, updated_at)
-    select m.new_id, s.project_id, :dst, s.scene_number, s.slug, s.script_excerpt, s.status,
-           s.end_state_summary, s.stage_locks, s.assignments_initialized, s.story_day,
-           s.time_of_day, s.created_at, s.updated_at
+    f"""
+    insert into scenes ({_SCENE.columns})
+    select {_SCENE.values}
       from scenes s join fork_ids m on m.old_id = s.id
      where s.branch_id = :src
     """
@@ -97,17 +99,15 @@ _REVISIONS = text(
 )
 
 # Every column, modification tracking and link time included.
+_INSTANCE = copy_of(
+    tables.scene_asset_instances, "i",
+    {"id": "mi.new_id", "branch_id": ":dst", "scene_id": "ms.new_id", "project_asset_id": "ma.new_id",
+     "inherited_from_instance_id": "mp.new_id"},
+)
 _INSTANCES = text(
-    """
-    insert into scene_asset_instances (
-        id, project_id, branch_id, scene_id, project_asset_id, description_override, image_key_url,
-        status_tags, carry_forward, inherited_from_instance_id, effective_description, base_version,
-        base_description, base_image_key_url, image_is_own, modification_count, last_modified_field,
-        modification_reason, edited, created_at, updated_at, linked_at)
-    select mi.new_id, i.project_id, :dst, ms.new_id, ma.new_id, i.description_override, i.image_key_url,
-           i.status_tags, i.carry_forward, mp.new_id, i.effective_description, i.base_version,
-           i.base_description, i.base_image_key_url, i.image_is_own, i.modification_count,
-           i.last_modified_field, i.modification_reason, i.edited, i.created_at, i.updated_at, i.linked_at
+    f"""
+    insert into scene_asset_instances ({_INSTANCE.columns})
+    select {_INSTANCE.values}
       from scene_asset_instances i
       join fork_ids mi on mi.old_id = i.id
       join fork_ids ms on ms.old_id = i.scene_id
@@ -129,30 +129,34 @@ def _remapped(column: str) -> str:
               left join fork_ids ma on ma.old_id::text = lower(x.e ->> 'project_asset_id'))"""
 
 
+def _references(column: str) -> str:
+    return f"case when jsonb_typeof(sh.{column}) = 'array' then {_remapped(column)} else sh.{column} end"
+
+
+_SHOT = copy_of(
+    tables.shots, "sh",
+    {"id": "m.new_id", "scene_id": "ms.new_id",
+     "reference_image_order": _references("reference_image_order"),
+     "end_frame_reference_image_order": _references("end_frame_reference_image_order")},
+)
 _SHOTS = text(
     f"""
-    insert into shots (id, project_id, scene_id, shot_label, shot_order, duration_seconds, setting, action,
-                       camera, frame_prompt, video_prompt, reference_image_order,
-                       end_frame_reference_image_order, continues_from_previous, prompt_inputs, created_at,
-                       updated_at)
-    select m.new_id, sh.project_id, ms.new_id, sh.shot_label, sh.shot_order, sh.duration_seconds, sh.setting,
-           sh.action, sh.camera, sh.frame_prompt, sh.video_prompt,
-           case when jsonb_typeof(sh.reference_image_order) = 'array'
-                then {_remapped("reference_image_order")} else sh.reference_image_order end,
-           case when jsonb_typeof(sh.end_frame_reference_image_order) = 'array'
-                then {_remapped("end_frame_reference_image_order")} else sh.end_frame_reference_image_order end,
-           sh.continues_from_previous, sh.prompt_inputs, sh.created_at, sh.updated_at
+    insert into shots ({_SHOT.columns})
+    select {_SHOT.values}
       from shots sh
       join fork_ids m on m.old_id = sh.id
       join fork_ids ms on ms.old_id = sh.scene_id
     """
 )
 
+_ASSIGNMENT = copy_of(
+    tables.shot_asset_assignments, "x",
+    {"id": None, "scene_id": "ms.new_id", "shot_id": "msh.new_id", "scene_asset_instance_id": "mi.new_id"},
+)
 _ASSIGNMENTS = text(
-    """
-    insert into shot_asset_assignments (project_id, scene_id, shot_id, scene_asset_instance_id, presence_type,
-                                        created_at, updated_at)
-    select x.project_id, ms.new_id, msh.new_id, mi.new_id, x.presence_type, x.created_at, x.updated_at
+    f"""
+    insert into shot_asset_assignments ({_ASSIGNMENT.columns})
+    select {_ASSIGNMENT.values}
       from shot_asset_assignments x
       join fork_ids ms on ms.old_id = x.scene_id
       join fork_ids msh on msh.old_id = x.shot_id
@@ -160,12 +164,14 @@ _ASSIGNMENTS = text(
     """
 )
 
+_EVENT = copy_of(
+    tables.transformation_events, "e",
+    {"id": None, "scene_id": "ms.new_id", "shot_id": "msh.new_id", "scene_asset_instance_id": "mi.new_id"},
+)
 _EVENTS = text(
-    """
-    insert into transformation_events (project_id, scene_id, shot_id, scene_asset_instance_id,
-                                       post_description, post_image_key_url, created_at, updated_at)
-    select e.project_id, ms.new_id, msh.new_id, mi.new_id, e.post_description, e.post_image_key_url,
-           e.created_at, e.updated_at
+    f"""
+    insert into transformation_events ({_EVENT.columns})
+    select {_EVENT.values}
       from transformation_events e
       join fork_ids ms on ms.old_id = e.scene_id
       join fork_ids msh on msh.old_id = e.shot_id

@@ -13,11 +13,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.core import validation
 from services.core.errors import BadUserInput, Conflict, not_found
+from services.db import tables
+from services.db.columns import Rule, checked, insert_select, settable, typed_by
 from services.db.database import Database, retried
 from services.db.predicates import owned
 from services.film.chains import lock_branch, lock_instances, repair_chains
@@ -25,27 +27,39 @@ from services.film.stages import invalidate_frames
 
 TIMES_OF_DAY = ("day", "night", "dawn", "dusk")
 
-_INSERT_SCENE = text(
-    """
-    insert into scenes (project_id, branch_id, scene_number, slug, script_excerpt, end_state_summary,
-                        story_day, time_of_day)
-    values (:project_id, :branch_id, :scene_number, :slug, :script_excerpt, :end_state_summary,
-            :story_day, :time_of_day)
-    returning *
-    """
-)
 
-_INSERT_SHOT = text(
-    f"""
-    insert into shots (project_id, scene_id, shot_label, shot_order, duration_seconds,
-                       setting, action, camera, continues_from_previous)
-    select s.project_id, s.id, :shot_label, :shot_order, :duration_seconds, :setting, :action, :camera,
-           :continues
-      from scenes s
-     where s.id = :scene_id and {owned("s")}
-    returning *
-    """
-)
+def _time_of_day(field: str, value: str) -> str:
+    if value not in TIMES_OF_DAY:
+        raise BadUserInput(f"{field} must be DAY, NIGHT, DAWN or DUSK")
+    return value
+
+
+# The columns whose values have rules of their own; the others are checked by their type.
+_SCENE_RULES: dict[str, Rule] = {
+    "scene_number": validation.positive,
+    "slug": validation.short_text,
+    "story_day": validation.positive,
+    "time_of_day": _time_of_day,
+}
+_SHOT_RULES: dict[str, Rule] = {
+    "shot_label": validation.short_text,
+    "shot_order": validation.positive,
+    "duration_seconds": validation.positive,
+}
+
+
+# What clients set is every column of the catalogue except these: keys and what the system
+# writes (stage locks, prompts and their reference lists, timestamps). A new column is
+# settable on create and update, checked by its type unless it has a rule above.
+_SCENE_SYSTEM = ("id", "project_id", "branch_id", "status", "stage_locks", "assignments_initialized",
+                 "created_at", "updated_at")
+_SHOT_SYSTEM = ("id", "project_id", "scene_id", "frame_prompt", "video_prompt", "reference_image_order",
+                "end_frame_reference_image_order", "prompt_inputs", "created_at", "updated_at")
+SCENE_CREATE_COLUMNS = settable(tables.scenes, _SCENE_SYSTEM, _SCENE_RULES)
+SHOT_CREATE_COLUMNS = settable(tables.shots, _SHOT_SYSTEM, _SHOT_RULES)
+# moveScene and reorderShots own the numbers: an update leaves them be.
+SCENE_COLUMNS = SCENE_CREATE_COLUMNS - {"scene_number"}
+SHOT_COLUMNS = SHOT_CREATE_COLUMNS - {"shot_order"}
 
 _SCENE_FOR_UPDATE = text(f"select s.* from scenes s where s.id = :id and {owned('s')} for no key update of s")
 _SHOT_FOR_UPDATE = text(f"select sh.* from shots sh where sh.id = :id and {owned('sh')} for no key update of sh")
@@ -113,92 +127,37 @@ _REORDER = text(
 )
 
 
-async def create_scene(
-    db: Database,
-    uid: str,
-    *,
-    branch_id: uuid.UUID,
-    scene_number: int,
-    slug: str,
-    script_excerpt: str | None = None,
-    end_state_summary: str | None = None,
-    story_day: int | None = None,
-    time_of_day: str | None = None,
-) -> Any:
-    validation.positive("sceneNumber", scene_number)
-    validation.short_text("slug", slug)
-    validation.optional_long_text("scriptExcerpt", script_excerpt)
-    validation.optional_long_text("endStateSummary", end_state_summary)
-    _story_day(story_day)
-    _time_of_day(time_of_day)
-    params = {
-        "branch_id": branch_id,
-        "scene_number": scene_number,
-        "slug": slug,
-        "script_excerpt": script_excerpt or "",
-        "end_state_summary": end_state_summary,
-        "story_day": story_day,
-        "time_of_day": time_of_day,
-    }
+def _given(columns: dict[str, Any]) -> dict[str, Any]:
+    """A create's values: null is the same as leaving a column out (its default applies)."""
+    return {column: value for column, value in columns.items() if value is not None}
+
+
+async def create_scene(db: Database, uid: str, *, branch_id: uuid.UUID, **columns: Any) -> Any:
+    """`columns` by name (scene_number and slug at least); omitted ones take their defaults."""
+    values = checked(tables.scenes, _given(columns), SCENE_CREATE_COLUMNS, _SCENE_RULES)
+    insert = insert_select(tables.scenes, {"project_id": ":project_id", "branch_id": ":branch_id"}, values)
 
     async def work(conn: AsyncConnection) -> Any:
         branch = await lock_branch(conn, uid, "branch", branch_id)
-        return (
-            await conn.execute(_INSERT_SCENE, {**params, "project_id": branch["project_id"]})
-        ).mappings().one()
+        params = {**values, "project_id": branch["project_id"], "branch_id": branch_id}
+        return (await conn.execute(insert, params)).mappings().one()
 
     return await db.retrying(uid, work)
 
 
-def _story_day(value: int | None) -> int | None:
-    return None if value is None else validation.positive("storyDay", value)
-
-
-def _time_of_day(value: str | None) -> str | None:
-    if value is not None and value not in TIMES_OF_DAY:
-        raise BadUserInput("timeOfDay must be DAY, NIGHT, DAWN or DUSK")
-    return value
-
-
-async def create_shot(
-    db: Database,
-    uid: str,
-    *,
-    scene_id: uuid.UUID,
-    shot_label: str,
-    shot_order: int,
-    duration_seconds: int,
-    setting: str | None = None,
-    action: str | None = None,
-    camera: str | None = None,
-    continues_from_previous: bool = False,
-) -> Any:
-    validation.short_text("shotLabel", shot_label)
-    validation.positive("shotOrder", shot_order)
-    validation.positive("durationSeconds", duration_seconds)
-    for field, value in (("setting", setting), ("action", action), ("camera", camera)):
-        validation.optional_long_text(field, value)
-    params = {
-        "uid": uid,
-        "scene_id": scene_id,
-        "shot_label": shot_label,
-        "shot_order": shot_order,
-        "duration_seconds": duration_seconds,
-        "setting": setting,
-        "action": action,
-        "camera": camera,
-        "continues": bool(continues_from_previous),
-    }
+async def create_shot(db: Database, uid: str, *, scene_id: uuid.UUID, **columns: Any) -> Any:
+    """`columns` by name (shot_label, shot_order and duration_seconds at least); omitted ones
+    take their defaults."""
+    values = checked(tables.shots, _given(columns), SHOT_CREATE_COLUMNS, _SHOT_RULES)
+    insert = insert_select(
+        tables.shots, {"project_id": "s.project_id", "scene_id": "s.id"}, values,
+        f"from scenes s where s.id = :scene_id and {owned('s')}",
+    )
     async with db.transaction(uid) as conn:
-        row = (await conn.execute(_INSERT_SHOT, params)).mappings().first()
+        row = (await conn.execute(insert, {**values, "uid": uid, "scene_id": scene_id})).mappings().first()
     if row is None:
         raise not_found("scene", scene_id)
     return row
-
-
-def _must_have(changes: dict[str, Any], field: str, column: str) -> None:
-    if column in changes and changes[column] is None:
-        raise BadUserInput(f"{field} must not be null")
 
 
 def _stale(kind: str, current: Any, expected: datetime | None) -> None:
@@ -213,15 +172,15 @@ def _differing(current: Any, changes: dict[str, Any]) -> dict[str, Any]:
     return {c: v for c, v in changes.items() if current[c] != v}
 
 
-async def _update_row(conn: AsyncConnection, table: str, ident: uuid.UUID, values: dict[str, Any]) -> Any:
+async def _update_row(conn: AsyncConnection, table: Table, ident: uuid.UUID, values: dict[str, Any]) -> Any:
     # Column names are checked against SCENE_COLUMNS / SHOT_COLUMNS before they get here.
     assignments = ", ".join(f"{c} = :{c}" for c in values)
-    sql = text(f"update {table} set {assignments} where id = :id returning *")
+    sql = typed_by(table, f"update {table.name} set {assignments} where id = :id returning *")
     return (await conn.execute(sql, {"id": ident, **values})).mappings().one()
 
 
 async def _edit(
-    conn: AsyncConnection, kind: str, table: str, locking: Any, uid: str, ident: uuid.UUID,
+    conn: AsyncConnection, kind: str, table: Table, locking: Any, uid: str, ident: uuid.UUID,
     given: dict[str, Any], expected: datetime | None,
 ) -> tuple[Any, dict[str, Any]]:
     """The row after an update of the given columns and the columns that really changed: an
@@ -237,34 +196,10 @@ async def _edit(
     return await _update_row(conn, table, ident, differing), differing
 
 
-SCENE_COLUMNS = frozenset({"slug", "script_excerpt", "end_state_summary", "story_day", "time_of_day"})
-SHOT_COLUMNS = frozenset(
-    {"shot_label", "duration_seconds", "setting", "action", "camera", "continues_from_previous"}
-)
-
-
-def _known(changes: dict[str, Any], columns: frozenset[str]) -> None:
-    unknown = set(changes) - columns
-    if unknown:
-        raise ValueError(f"not an editable column: {sorted(unknown)}")
-
-
 def validated_scene_changes(changes: dict[str, Any]) -> dict[str, Any]:
-    """`changes` holds the fields the client sent (null included), by column."""
-    _known(changes, SCENE_COLUMNS)
-    _must_have(changes, "slug", "slug")
-    out = dict(changes)
-    if "slug" in out:
-        validation.short_text("slug", out["slug"])
-    if "script_excerpt" in out:
-        out["script_excerpt"] = validation.long_text("scriptExcerpt", out["script_excerpt"] or "")
-    if "end_state_summary" in out:
-        validation.optional_long_text("endStateSummary", out["end_state_summary"])
-    if "story_day" in out:
-        _story_day(out["story_day"])
-    if "time_of_day" in out:
-        _time_of_day(out["time_of_day"])
-    return out
+    """`changes` holds the fields the client sent (null included), by column. A null script
+    excerpt clears it to empty text (the column holds no null)."""
+    return checked(tables.scenes, changes, SCENE_COLUMNS, _SCENE_RULES, cleared={"script_excerpt": ""})
 
 
 @retried
@@ -273,7 +208,7 @@ async def update_scene(
 ) -> Any:
     given = validated_scene_changes(changes)
     async with db.transaction(uid) as conn:
-        row, _ = await _edit(conn, "scene", "scenes", _SCENE_FOR_UPDATE, uid, scene_id, given, expected_updated_at)
+        row, _ = await _edit(conn, "scene", tables.scenes, _SCENE_FOR_UPDATE, uid, scene_id, given, expected_updated_at)
         return row
 
 
@@ -314,21 +249,7 @@ _SHOT_INVALIDATING = ("setting", "action", "camera", "continues_from_previous")
 
 
 def validated_shot_changes(changes: dict[str, Any]) -> dict[str, Any]:
-    _known(changes, SHOT_COLUMNS)
-    for field, column in (
-        ("shotLabel", "shot_label"),
-        ("durationSeconds", "duration_seconds"),
-        ("continuesFromPrevious", "continues_from_previous"),
-    ):
-        _must_have(changes, field, column)
-    if "shot_label" in changes:
-        validation.short_text("shotLabel", changes["shot_label"])
-    if "duration_seconds" in changes:
-        validation.positive("durationSeconds", changes["duration_seconds"])
-    for field in ("setting", "action", "camera"):
-        if field in changes:
-            validation.optional_long_text(field, changes[field])
-    return dict(changes)
+    return checked(tables.shots, changes, SHOT_COLUMNS, _SHOT_RULES)
 
 
 @retried
@@ -337,7 +258,9 @@ async def update_shot(
 ) -> Any:
     given = validated_shot_changes(changes)
     async with db.transaction(uid) as conn:
-        row, differing = await _edit(conn, "shot", "shots", _SHOT_FOR_UPDATE, uid, shot_id, given, expected_updated_at)
+        row, differing = await _edit(
+            conn, "shot", tables.shots, _SHOT_FOR_UPDATE, uid, shot_id, given, expected_updated_at
+        )
         if any(c in differing for c in _SHOT_INVALIDATING):
             await invalidate_frames(conn, [row["scene_id"]])
     return row
