@@ -680,5 +680,5 @@ async def test_add_asset_to_scene_costs_the_same_for_one_shot_and_for_ten(alice:
                                      "shots": [{"shotId": i} for i in ids]}})
         counts.append(statements.take())
         cast = (await alice.data(SHOT_CASTS, {"s": film.scenes[2]}))["scene"]["shots"]
-        assert all(len(s["assetAssignments"]) == 2 for s in cast)
+        assert len(cast) == shots and all(len(s["assetAssignments"]) == 2 for s in cast)
     assert counts == [15, 15]  # the write and the answer's loader reads, whatever the shot count

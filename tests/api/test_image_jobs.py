@@ -84,7 +84,7 @@ async def test_prompt_size_path_and_key_follow_the_instance(alice: Client) -> No
     assert mara["sceneId"] == film.scenes[1] and mara["shotId"] is None
     assert mara["projectAssetId"] == film.assets["Mara"] and mara["sceneAssetInstanceId"] == instances["Mara"]
     assert mara["referenceImages"] == [] and mara["imageUrl"] is None and mara["completedAt"] is None
-    assert uuid.UUID(mara["idempotencyKey"])  # no key given: a new UUID
+    assert str(uuid.UUID(mara["idempotencyKey"])) == mara["idempotencyKey"]  # no key given: a new UUID
     path = (
         rf"project_{film.project_id}/branch_{film.branch_id}/scene_{film.scenes[1]}/scene-assets/"
         rf"{film.assets['Mara']}_\d{{13}}_[0-9a-z]+\.png"

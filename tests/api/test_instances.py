@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 from tests.support import Client
-from tests.support.film import Film, new_film
+from tests.support.film import Film, bulk_film, new_film
 
 INSTANCE_FIELDS = """
 id descriptionOverride imageKeyUrl statusTags carryForward effectiveDescription
@@ -380,20 +380,13 @@ async def test_racing_edits_with_the_same_expectation_one_wins(alice: Client) ->
     assert after["modificationCount"] == 5
 
 
-async def test_chains_of_a_whole_scene_cost_one_recursive_statement(alice: Client, server: Any) -> None:
-    from sqlalchemy import event, text
+async def test_chains_of_a_whole_scene_cost_one_recursive_statement(
+    alice: Client, server: Any, database_url: str
+) -> None:
+    from sqlalchemy import event
 
-    film = await new_film(alice)
-    async with server.state.db.transaction(None) as conn:
-        await conn.execute(
-            text("""insert into project_assets (project_id, branch_id, name, asset_type, description, locked)
-                    select p.id, p.active_branch_id, 'asset ' || g, 'prop', 'd ' || g, true
-                      from projects p, generate_series(1, 25) g where p.id = :p"""),
-            {"p": film.project_id},
-        )
-    for n in range(1, 41):
-        await film.scene(n)
-        await inherit(alice, film.scenes[n])
+    # 40 scenes of 25 instances each, every one inheriting from the prior scene's.
+    film = await bulk_film(database_url, str(alice.user_id), scenes=40, assets=25, shots=0)
     seen: list[str] = []
 
     def record(conn: Any, cursor: Any, statement: str, *_: Any) -> None:

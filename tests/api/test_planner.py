@@ -108,6 +108,23 @@ insert into image_generation_jobs (project_id, branch_id, job_type, status, prom
 select sh.project_id, $1, t, 'completed', 'frame', 1280, 720, sh.scene_id, sh.id, gen_random_uuid()::text
   from shots sh, unnest(array['start_frame', 'end_frame']) t
  where sh.scene_id in (select id from scenes where branch_id = $1 and scene_number = 2);
+update scenes set assignments_initialized = false where branch_id = $1 and scene_number = 1;
+delete from shot_asset_assignments where scene_id in (select id from scenes where branch_id = $1 and scene_number = 1);
+delete from shot_asset_assignments where shot_id in (
+    select sh.id from shots sh join scenes s on s.id = sh.scene_id
+     where s.branch_id = $1 and s.scene_number = 4 and sh.shot_order = 2);
+update project_assets set image_key_url = '' where branch_id = $1 and name like 'Harbour%';
+update scene_asset_instances i
+   set image_key_url = case when a.name like 'Lantern%' then 'https://img.example.com/own/' || i.id else '' end
+  from project_assets a
+ where a.id = i.project_asset_id
+   and i.scene_id in (select id from scenes where branch_id = $1 and scene_number in (1, 2));
+update transformation_events e set post_image_key_url = 'https://img.example.com/post/' || e.id
+  from scene_asset_instances i join project_assets a on a.id = i.project_asset_id
+ where i.id = e.scene_asset_instance_id and a.name not like 'Mara%'
+   and e.scene_id in (select id from scenes where branch_id = $1 and scene_number in (1, 2));
+update image_generation_jobs j set reference_images = sh.reference_image_order
+  from shots sh where sh.id = j.shot_id and j.job_type = 'start_frame' and j.branch_id = $1;
 insert into branches (project_id, name, forked_from_branch_id)
 select project_id, 'fork', id from branches where id = $1;
 update branches b set forked_from_branch_id = f.id
@@ -174,14 +191,14 @@ async def test_the_continuity_report_is_one_statement_after_the_claims(
     statements.take()
     body = await post(alice, query, {"id": film.branch_id}, planner=True)
     codes = {w["code"] for w in body["data"]["branch"]["continuityReport"]}
-    assert {"MISSING_IMAGE", "UPSTREAM_CHANGED", "HANDOFF_MISMATCH", "STORY_DAY_REGRESSION"} <= codes, codes
+    assert {"UPSTREAM_CHANGED", "HANDOFF_MISMATCH", "STORY_DAY_REGRESSION"} <= codes and len(codes) >= 4, codes
     assert statements.take() == 2
 
 
 # -- generated selections ---------------------------------------------------------------------
 
 # Table-backed types and their fields as the contract names them: (field, type it returns or None
-# for a leaf); localContext and frameReferences are left to their resolvers by the planner.
+# for a leaf).
 OBJECTS: dict[str, list[tuple[str, str | None]]] = {
     "Project": [("id", None), ("title", None), ("createdAt", None), ("activeBranch", "Branch"),
                 ("branches", "Branch")],
@@ -201,7 +218,10 @@ OBJECTS: dict[str, list[tuple[str, str | None]]] = {
     "StageLock": [("stage", None), ("status", None)],
     "ContinuityWarning": [("code", None), ("severity", None), ("message", None), ("scene", "Scene"),
                           ("shot", "Shot"), ("sceneAssetInstance", "SceneAssetInstance")],
-    "LocalContext": [("sceneId", None), ("sceneScript", None), ("previousSceneEndState", None)],
+    "LocalContext": [("sceneId", None), ("sceneScript", None), ("previousSceneEndState", None),
+                     ("sceneAssets", "LocalContextAsset")],
+    "LocalContextAsset": [("name", None), ("type", None), ("description", None), ("statusTags", None),
+                          ("imageKeyUrl", None)],
     "SceneAssetInstance": [("id", None), ("scene", "Scene"), ("projectAsset", "ProjectAsset"),
                            ("descriptionOverride", None), ("imageKeyUrl", None), ("statusTags", None),
                            ("carryForward", None), ("inheritedFrom", "SceneAssetInstance"),
@@ -226,8 +246,11 @@ OBJECTS: dict[str, list[tuple[str, str | None]]] = {
              ("referenceImageOrder", "ReferenceImage"), ("endFrameReferenceImageOrder", "ReferenceImage"),
              ("assetAssignments", "ShotAssetAssignment"), ("transformationEvents", "TransformationEvent"),
              ("frameReferences", "FrameReferences"), ("updatedAt", None), ("continuesFromPrevious", None),
-             ("startFrame", "ImageJob"), ("endFrame", "ImageJob")],
-    "ImageJob": [("id", None), ("jobType", None), ("status", None), ("shotId", None)],
+             ("startFrame", "ImageJob"), ("endFrame", "ImageJob"), ("readiness", "ShotReadiness")],
+    "ImageJob": [("id", None), ("jobType", None), ("status", None), ("shotId", None), ("prompt", None),
+                 ("width", None), ("sceneId", None), ("referenceImages", "ReferenceImage"), ("storagePath", None),
+                 ("createdAt", None), ("completedAt", None), ("attempts", None), ("nextAttemptAt", None)],
+    "ShotReadiness": [("readyForVideo", None), ("blockers", None)],
     "FrameReferences": [("startFrameManifest", None), ("endFrameManifest", None), ("presenceDirections", None),
                         ("usesLegacyFallback", None), ("startFrameImages", "ReferenceImage"),
                         ("endFrameImages", "ReferenceImage"), ("videoOnlyAssets", "ShotAssetAssignment")],
@@ -267,7 +290,7 @@ def selections(draw: Any, type_name: str, depth: int, prefix: str = "") -> str:
             continue
         if depth <= 0:
             leafy = ("StageLock", "ReferenceImage", "LocalContext", "FrameReferences", "InstanceState", "StateDiff",
-                     "ContinuityWarning")
+                     "LocalContextAsset", "ShotReadiness", "ContinuityWarning")
             inner = "__typename" if target in leafy else "id"
         else:
             inner = draw(selections(target, depth - 1, prefix))
@@ -335,22 +358,99 @@ async def test_viewer_projects_answer_alike_on_all_three_paths(film: BenchFilm, 
     assert theirs["data"]["viewer"]["projects"] == []
 
 
-async def test_a_field_left_to_its_resolver_is_filled_in_place(film: BenchFilm, alice: Client) -> None:
+async def test_local_context_is_planned_and_answers_alike(film: BenchFilm, alice: Client, statements: Any) -> None:
     query = """query($id: UUID!) { scene(id: $id) { sceneNumber
-                 localContext { sceneScript previousSceneEndState sceneAssets { name type } }
-                 priorScene { localContext { sceneScript } } } }"""
+                 localContext { sceneId sceneScript previousSceneEndState
+                                sceneAssets { name type description statusTags imageKeyUrl } }
+                 priorScene { localContext { sceneScript previousSceneEndState } } } }"""
     mine = await alike(alice, query, {"id": film.scenes[3]})
     scene = mine["data"]["scene"]
+    assert scene["localContext"]["sceneId"] == film.scenes[3]
     assert scene["localContext"]["previousSceneEndState"] == "End of scene 2"
     assert len(scene["localContext"]["sceneAssets"]) == 5
     assert scene["priorScene"]["localContext"]["sceneScript"].endswith("Scene 2.")
+    assert scene["priorScene"]["localContext"]["previousSceneEndState"] is None
+    # Scene 2's instances have empty images of their own but one: the asset's image shows through.
+    two = await alike(alice, query, {"id": film.scenes[2]})
+    images = [a["imageKeyUrl"] for a in two["data"]["scene"]["localContext"]["sceneAssets"]]
+    assert "" in images and any("/own/" in (i or "") for i in images) and any("/assets/" in (i or "") for i in images)
+    statements.take()
+    await post(alice, query, {"id": film.scenes[2]}, planner=True)
+    assert statements.take() == 2
+
+
+FRAMES = """query($id: UUID!) { branch(id: $id) { scenes { sceneNumber shots { shotLabel frameReferences {
+    usesLegacyFallback startFrameManifest endFrameManifest presenceDirections
+    startFrameImages { position sceneAssetInstanceId projectAssetId assetName assetType imageUrl }
+    endFrameImages { position sceneAssetInstanceId assetName imageUrl }
+    videoOnlyAssets { id presenceType sceneAssetInstance { id } } } } } } }"""
+
+
+async def test_frame_references_are_planned_and_answer_alike(film: BenchFilm, alice: Client, bob: Client,
+                                                            statements: Any) -> None:
+    mine = await alike(alice, FRAMES, {"id": film.branch_id})
+    scenes = {s["sceneNumber"]: s["shots"] for s in mine["data"]["branch"]["scenes"]}
+    legacy = [shot["frameReferences"] for shot in scenes[1]]
+    assert all(f["usesLegacyFallback"] and not f["videoOnlyAssets"] and not f["presenceDirections"] for f in legacy)
+    # Every scene asset with an image is in both frames; a post image gives an imageless one an end image.
+    assert len(legacy[0]["startFrameImages"]) == 4 and len(legacy[0]["endFrameImages"]) == 5
+    assert any("/post/" in e["imageUrl"] for e in legacy[0]["endFrameImages"])
+    cast = [shot["frameReferences"] for shot in scenes[3]]
+    assert any(f["videoOnlyAssets"] for f in cast) and any(f["presenceDirections"] for f in cast)
+    assert all(not f["usesLegacyFallback"] for f in cast)
+    assert cast[0]["startFrameManifest"].startswith("Image 1: ")
+    # A shot of an initialised scene whose assignments were all deleted has no assets at all.
+    empty = scenes[4][1]["frameReferences"]
+    assert empty["startFrameImages"] == [] and empty["startFrameManifest"] == "" and empty["presenceDirections"] == []
+    statements.take()
+    await post(alice, FRAMES, {"id": film.branch_id}, planner=True)
+    assert statements.take() == 2
+    assert (await alike(bob, FRAMES, {"id": film.branch_id}))["data"] == {"branch": None}
+
+
+async def test_stage9_page_is_one_statement_after_the_claims(film: BenchFilm, alice: Client, statements: Any) -> None:
+    query = (QUERIES / "stage9_page.graphql").read_text()
+    await post(alice, query, {"id": film.scenes[2]}, planner=True)
+    statements.take()
+    body = await post(alice, query, {"id": film.scenes[2]}, planner=True)
+    assert len(body["data"]["scene"]["shots"]) == 3
+    assert statements.take() == 2
+
+
+async def test_the_stage9_floor_answers_exactly_as_the_server(film: BenchFilm, alice: Client, database_url: str) -> None:
+    """bench/floor/stage9_page.sql is the hand-written statement the benchmark compares with."""
+    query = (QUERIES / "stage9_page.graphql").read_text()
+    sql = (QUERIES.parent / "floor" / "stage9_page.sql").read_text().partition("\n")[2]
+    conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        for number in (1, 2, 3, 4):
+            ours = await alike(alice, query, {"id": film.scenes[number]})
+            async with conn.transaction():
+                await conn.execute(
+                    "select set_config('role', 'authenticated', true),"
+                    " set_config('request.jwt.claim.sub', $1, true)", str(alice.user_id)
+                )
+                floor = json.loads(await conn.fetchval(sql, uuid.UUID(film.scenes[number]), alice.user_id))
+            assert floor == ours["data"]["scene"], number
+    finally:
+        await conn.close()
+
+
+async def test_a_field_left_to_its_resolver_is_filled_in_place(film: BenchFilm, alice: Client) -> None:
+    query = """query($id: UUID!) { scene(id: $id) { sceneNumber
+                 assetInstances { diffFromSource { sourceInstanceId unchanged } }
+                 priorScene { assetInstances { id diffFromSource { tagsAdded } } } } }"""
+    mine = await alike(alice, query, {"id": film.scenes[3]})
+    scene = mine["data"]["scene"]
+    assert len(scene["assetInstances"]) == 5 and all(i["diffFromSource"]["sourceInstanceId"] for i in scene["assetInstances"])
+    assert len(scene["priorScene"]["assetInstances"]) == 5
 
 
 async def test_a_resolver_below_a_nullable_relation_answers_alike(film: BenchFilm, alice: Client) -> None:
-    # Were frameReferences to fail, a non-null error would null the nearest nullable ancestor
+    # Were diffFromSource to fail, a non-null error would null the nearest nullable ancestor
     # (priorScene) and no more: both paths must agree either way.
     query = """query($id: UUID!) { scene(id: $id) { sceneNumber
-                 priorScene { sceneNumber shots { shotLabel frameReferences { usesLegacyFallback } } } } }"""
+                 priorScene { sceneNumber assetInstances { id diffFromSource { unchanged } } } } }"""
     mine = await alike(alice, query, {"id": film.scenes[3]})
     assert mine["data"]["scene"]["sceneNumber"] == 3
 

@@ -332,6 +332,8 @@ async def test_asset_revisions_are_every_instance_of_the_asset_by_time_newest_fi
     times = [r["createdAt"] for r in mara]
     assert times == sorted(times, reverse=True)
     limited = (await alice.data(ASSET_HISTORY, {"id": film.branch_id, "first": 1}))["branch"]["assets"]
+    # `first` keeps the newest: an empty answer must not pass for a limited one.
+    assert next(a for a in limited if a["name"] == "Mara")["revisions"] == mara[:1]
     assert all(len(a["revisions"]) <= 1 for a in limited)
 
 

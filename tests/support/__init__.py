@@ -93,7 +93,8 @@ class GraphQLError(AssertionError):
 
 
 class Client:
-    """Posts real GraphQL documents over HTTP as one user (or anonymously)."""
+    """Posts real GraphQL documents over HTTP as one user (or anonymously): in process or over
+    the socket, whichever `http` client it is given (tests/conftest.py, docs/testing.md)."""
 
     def __init__(self, http: httpx.AsyncClient, token: str | None, user_id: str | None) -> None:
         self.http = http

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import asyncpg
+
+from bench.film import BenchFilm, standard_film
 from tests.support import Client
 
 CREATE_PROJECT = "mutation($t: String!) { createProject(input: {title: $t}) { id activeBranch { id } } }"
@@ -88,3 +91,18 @@ async def film_with_instances(client: Client, *, style: bool = True) -> tuple[Fi
     if style:
         await film.lock_style()
     return film, {i["projectAsset"]["name"]: i["id"] for i in data["inheritSceneAssets"]["instances"]}
+
+
+async def bulk_film(
+    database_url: str, owner: str, *, scenes: int, assets: int, shots: int, title: str = "Bulk film"
+) -> BenchFilm:
+    """A film of the given size inserted as the system with set-based SQL (the benchmark's
+    standard film, bench/film.py: every scene one instance per asset, chained to the prior
+    scene's; every instance on every shot): for tests about what reads or writes cost at a size,
+    not about how the film was built (a few statements instead of a request per scene and shot)."""
+    conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://", 1))
+    try:
+        async with conn.transaction():
+            return await standard_film(conn, owner, scenes=scenes, assets=assets, shots=shots, title=title)
+    finally:
+        await conn.close()

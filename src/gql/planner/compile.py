@@ -14,7 +14,7 @@ from typing import Any
 
 from graphql import GraphQLField, GraphQLObjectType, get_named_type, is_non_null_type
 
-from gql.planner.catalog import BY_ID_LOADER, FIELDS, TABLES, Column, Relation, Root, plain_field
+from gql.planner.catalog import BY_ID_LOADER, FIELDS, TABLES, Column, Field, Relation, Root, plain_field
 from gql.relations import RelationName
 
 # json_build_object takes at most 100 arguments: 50 keys. A wider selection is left to the loaders.
@@ -71,6 +71,8 @@ class Compiler:
         self._collect = collect
         self._aliases = 0
         self._arguments: list[Argument] = []
+        # (row alias, key column) -> alias of the row a relation's source already joins on it.
+        self._joined: dict[tuple[str, str], str] = {}
 
     def _alias(self) -> str:
         self._aliases += 1
@@ -92,14 +94,21 @@ class Compiler:
             sql = f"select ({obj})::text from {table} t0{joined} where {where}"
         return Plan(sql=sql, shape=shape or None, arguments=tuple(self._arguments))
 
-    def _object(self, gtype: GraphQLObjectType, details: Any, t: str, joins: list[str]) -> tuple[str, Shape]:
+    def _object(
+        self,
+        gtype: GraphQLObjectType,
+        details: Any,
+        t: str,
+        joins: list[str],
+        fields: dict[str, Field] | None = None,
+    ) -> tuple[str, Shape]:
         """The JSON of the row `t`; to-one relations it needs are added to `joins`, the left
-        joins of the query that reads `t`."""
+        joins of the query that reads `t`. `fields` replaces the type's catalog entries."""
         type_name = gtype.name
         grouped = self._collect(gtype, details)
         if len(grouped) > MAX_KEYS:
             raise NotCompilable(f"more than {MAX_KEYS} fields on {type_name}")
-        specs = FIELDS.get(type_name)
+        specs = fields if fields is not None else FIELDS.get(type_name)
         if specs is None:
             raise NotCompilable(type_name)
         parts: list[str] = []
@@ -159,19 +168,28 @@ class Compiler:
                     for k, d in grouped.items()
                 )
                 return f"(case when {fk} is null then null else json_build_object({pairs}) end)", Shape()
+        if not spec.source:
+            # Made of the parent's own row.
+            return self._object(target, details, p, joins)
+        if spec.fk is not None and (p, spec.fk) in self._joined:
+            # The parent's source joins this row already (an inner join on the same key).
+            return self._object(target, details, self._joined[(p, spec.fk)], joins)
         c = self._alias()
         if spec.table is not None and spec.fk is not None:
             joins.append(f" left join {spec.table} {c} on {c}.id = {p}.{spec.fk}")
             obj, shape = self._object(target, details, c, joins)
             return f"(case when {c}.id is null then null else {obj} end)", shape
+        for owner, key, alias in spec.joined:
+            self._joined[(owner.format(c=c), key)] = alias.format(c=c)
         inner: list[str] = []
-        obj, shape = self._object(target, details, c, inner)
+        obj, shape = self._object(target, details, c, inner, spec.fields)
         source = _with_joins(spec.source.format(p=p, c=c, **binds), "".join(inner))
         order = spec.order.format(c=c) if spec.order else None
         ordered = f" order by {order}" if order else ""
+        with_ = f"with {spec.with_.format(p=p, c=c)} " if spec.with_ else ""
         if spec.many:
-            return f"(select coalesce(json_agg({obj}{ordered}), '[]'::json) {source})", shape
-        return f"(select {obj} {source}{ordered} limit 1)", shape
+            return f"({with_}select coalesce(json_agg({obj}{ordered}), '[]'::json) {source})", shape
+        return f"({with_}select {obj} {source}{ordered} limit 1)", shape
 
 
 def _binds_arguments(spec: Any, field_def: GraphQLField) -> bool:

@@ -169,6 +169,14 @@ _CAST_ASSIGNMENTS = typed(
     """
 )
 
+# What prompts read of an assignment (no row for the GraphQL layer to build objects from).
+_CAST_PRESENCES = typed(
+    f"""
+    select t.scene_id, t.shot_id, t.scene_asset_instance_id, t.presence_type from shot_asset_assignments t
+     where t.scene_id = any(:keys) and {owned("t")}
+    """
+)
+
 _CAST_EVENTS = typed(
     f"""
     select t.scene_id, t.shot_id, t.scene_asset_instance_id, t.post_description, t.post_image_key_url
@@ -376,10 +384,12 @@ async def record_transformation_event(
 
 
 async def read_scene_casts(
-    conn: AsyncConnection, uid: str, scene_ids: Sequence[uuid.UUID]
+    conn: AsyncConnection, uid: str, scene_ids: Sequence[uuid.UUID], *, presences_only: bool = False
 ) -> dict[uuid.UUID, frames.SceneCast]:
     """What the frames of every shot of these scenes read (the viewer's scenes only): three
-    statements whatever the number of scenes, shots, assets and assignments."""
+    statements whatever the number of scenes, shots, assets and assignments. With
+    `presences_only`, an assignment is read as its shot, instance and presence alone (enough
+    for prompts; not for `FrameReferences.videoOnlyAssets`)."""
     params = {"keys": list(scene_ids), "uid": uid}
     casts: dict[uuid.UUID, frames.SceneCast] = {}
     for row in (await conn.execute(_CAST_ASSETS, params)).mappings():
@@ -402,7 +412,7 @@ async def read_scene_casts(
             )
     if not casts:
         return casts
-    for row in (await conn.execute(_CAST_ASSIGNMENTS, params)).mappings():
+    for row in (await conn.execute(_CAST_PRESENCES if presences_only else _CAST_ASSIGNMENTS, params)).mappings():
         if (cast := casts.get(row["scene_id"])) is not None:
             cast.assignments.setdefault(row["shot_id"], []).append(row)
     for row in (await conn.execute(_CAST_EVENTS, params)).mappings():

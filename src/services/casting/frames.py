@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 THROUGHOUT = "throughout"
@@ -20,6 +21,16 @@ PRESENCES = (THROUGHOUT, ENTERS, EXITS, PASSES_THROUGH)
 
 START_FRAME = frozenset({THROUGHOUT, EXITS})
 END_FRAME = frozenset({THROUGHOUT, ENTERS})
+
+# The video-prompt sentence of each presence that has one, and one manifest line. The query
+# planner builds the same strings in SQL from these templates (gql.planner.catalog), so the
+# wording is written once.
+DIRECTIONS: dict[str, str] = {
+    ENTERS: "{name} enters the frame.",
+    EXITS: "{name} exits the frame.",
+    PASSES_THROUGH: "Midway through the shot, {name} ({description}) passes through the frame.",
+}
+MANIFEST_LINE = "Image {position}: {name} ({type})"
 
 @dataclass(frozen=True)
 class SceneAsset:
@@ -43,6 +54,12 @@ class SceneAsset:
     def image(self) -> str | None:
         """The instance's image, else the project asset's."""
         return self.instance_image or self.asset_image
+
+    @cached_property
+    def ids(self) -> tuple[str, str]:
+        """The instance's and the project asset's ids as text, made once (every shot of a scene
+        lists the same assets)."""
+        return str(self.instance_id), str(self.project_asset_id)
 
 
 @dataclass(frozen=True)
@@ -97,10 +114,11 @@ def shot_cast(
 
 def reference_entry(position: int, asset: SceneAsset, image_url: str) -> dict[str, Any]:
     """One entry of a stored reference list (snake_case keys, lower-case type)."""
+    instance_id, project_asset_id = asset.ids
     return {
         "position": position,
-        "scene_asset_instance_id": str(asset.instance_id),
-        "project_asset_id": str(asset.project_asset_id),
+        "scene_asset_instance_id": instance_id,
+        "project_asset_id": project_asset_id,
         "asset_name": asset.name,
         "asset_type": asset.asset_type,
         "image_url": image_url,
@@ -136,19 +154,18 @@ def end_frame_images(
 
 def manifest(images: Sequence[Mapping[str, Any]]) -> str:
     """`Image {position}: {name} ({type})`, one line per image; empty when there is none."""
-    return "\n".join(f"Image {e['position']}: {e['asset_name']} ({e['asset_type'].lower()})" for e in images)
+    return "\n".join(
+        MANIFEST_LINE.format(position=e["position"], name=e["asset_name"], type=e["asset_type"].lower())
+        for e in images
+    )
 
 
 def presence_direction(casting: Casting) -> str | None:
     """The video-prompt sentence for one asset's presence, if it has one."""
-    asset = casting.asset
-    if casting.presence == ENTERS:
-        return f"{asset.name} enters the frame."
-    if casting.presence == EXITS:
-        return f"{asset.name} exits the frame."
-    if casting.presence == PASSES_THROUGH:
-        return f"Midway through the shot, {asset.name} ({asset.effective_description}) passes through the frame."
-    return None
+    template = DIRECTIONS.get(casting.presence)
+    if template is None:
+        return None
+    return template.format(name=casting.asset.name, description=casting.asset.effective_description)
 
 
 def presence_directions(cast: Sequence[Casting]) -> list[str]:
@@ -164,6 +181,16 @@ def frame_references(
 ) -> FrameReferences:
     """Everything one shot's frames and video prompt take from its cast."""
     cast = shot_cast(assets, assignments, initialized=initialized)
+    return frames_of_cast(cast, transformations, initialized=initialized)
+
+
+def frames_of_cast(
+    cast: Sequence[Casting],
+    transformations: Mapping[uuid.UUID, Transformation] | None = None,
+    *,
+    initialized: bool,
+) -> FrameReferences:
+    """frame_references of a cast already built (shot_cast)."""
     start = start_frame_images(cast)
     end = end_frame_images(cast, transformations)
     return FrameReferences(
@@ -188,10 +215,13 @@ class SceneCast:
     assignments: dict[uuid.UUID, list[Mapping[Any, Any]]] = field(default_factory=dict)
     transformations: dict[uuid.UUID, dict[uuid.UUID, Transformation]] = field(default_factory=dict)
 
-    def frames_of(self, shot_id: uuid.UUID) -> FrameReferences:
-        return frame_references(
-            self.assets,
-            self.assignments.get(shot_id, ()),
+    def cast_of(self, shot_id: uuid.UUID) -> list[Casting]:
+        return shot_cast(self.assets, self.assignments.get(shot_id, ()), initialized=self.initialized)
+
+    def frames_of(self, shot_id: uuid.UUID, cast: Sequence[Casting] | None = None) -> FrameReferences:
+        """The shot's frame references (from `cast` when the caller built it already)."""
+        return frames_of_cast(
+            self.cast_of(shot_id) if cast is None else cast,
             self.transformations.get(shot_id),
             initialized=self.initialized,
         )

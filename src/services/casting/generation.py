@@ -4,21 +4,21 @@ against), then the START_FRAME and END_FRAME image jobs queued from what was sto
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.casting.assignments import read_scene_casts
-from services.casting.frames import shot_cast
 from services.casting.prompts import PromptWriter, ShotBrief, write_prompts
 from services.continuity.rules import prompt_inputs
 from services.core.errors import BadUserInput, VisualStyleRequired, not_found
+from services.db import tables
 from services.db.database import Database
 from services.db.predicates import owned, shot_order
 from services.film.assets import locked_visual_style
@@ -26,9 +26,15 @@ from services.film.assets import locked_visual_style
 FRAME_WIDTH = 1280
 FRAME_HEIGHT = 720
 
+# The lists and inputs a prompt run writes: not read back (the rows it returns take them from
+# what was written), so their JSON is never decoded.
+_WRITTEN_JSON = ("reference_image_order", "end_frame_reference_image_order", "prompt_inputs")
+_RETURNED = ", ".join(f"sh.{c.name}" for c in tables.shots.columns if c.name not in _WRITTEN_JSON)
+
 _SHOTS_OF_SCENE = text(
     f"""
-    select sh.* from shots sh
+    select sh.id, sh.shot_label, sh.shot_order, sh.duration_seconds, sh.setting, sh.action, sh.camera
+      from shots sh
      where sh.scene_id = :scene_id and {owned("sh")}
      order by {shot_order("sh")}
     """
@@ -47,7 +53,7 @@ _WRITE_PROMPTS = text(
                   cast(:start_images as text[]), cast(:end_images as text[]), cast(:inputs as text[]))
            as x(id, frame_prompt, video_prompt, start_images, end_images, inputs)
      where sh.id = x.id and {owned("sh")}
-    returning sh.*
+    returning {_RETURNED}
     """
 )
 
@@ -88,7 +94,7 @@ _INSERT_END_FRAME_JOB = text(
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return orjson.dumps(value).decode()
 
 
 async def generate_shot_prompts(db: Database, uid: str, scene_id: uuid.UUID, writer: PromptWriter) -> list[Any]:
@@ -98,13 +104,14 @@ async def generate_shot_prompts(db: Database, uid: str, scene_id: uuid.UUID, wri
     is told and what gets stored are the same snapshot of the scene.
     """
     async with db.transaction(uid) as conn:
-        casts = await read_scene_casts(conn, uid, [scene_id])
+        casts = await read_scene_casts(conn, uid, [scene_id], presences_only=True)
         cast = casts.get(scene_id)
         if cast is None:
             raise not_found("scene", scene_id)
         shots = list((await conn.execute(_SHOTS_OF_SCENE, {"scene_id": scene_id, "uid": uid})).mappings())
         if not shots:
             return []
+        casts_of_shots = [cast.cast_of(s["id"]) for s in shots]
         briefs = [
             ShotBrief(
                 shot_id=s["id"],
@@ -114,11 +121,16 @@ async def generate_shot_prompts(db: Database, uid: str, scene_id: uuid.UUID, wri
                 setting=s["setting"],
                 action=s["action"],
                 camera=s["camera"],
-                frames=cast.frames_of(s["id"]),
+                frames=cast.frames_of(s["id"], shot_cast),
             )
-            for s in shots
+            for s, shot_cast in zip(shots, casts_of_shots, strict=True)
         ]
         written = await write_prompts(writer, briefs)
+        # What readiness compares with the same inputs later (docs/continuity.md).
+        inputs = [
+            prompt_inputs(b.setting, b.action, b.camera, shot_cast)
+            for b, shot_cast in zip(briefs, casts_of_shots, strict=True)
+        ]
         rows = (
             await conn.execute(
                 _WRITE_PROMPTS,
@@ -128,24 +140,21 @@ async def generate_shot_prompts(db: Database, uid: str, scene_id: uuid.UUID, wri
                     "video_prompts": [w.video_prompt for w in written],
                     "start_images": [_json(b.frames.start_images) for b in briefs],
                     "end_images": [_json(b.frames.end_images) for b in briefs],
-                    # What readiness compares with the same inputs later (docs/continuity.md).
-                    "inputs": [
-                        _json(
-                            prompt_inputs(
-                                b.setting, b.action, b.camera,
-                                shot_cast(
-                                    cast.assets, cast.assignments.get(b.shot_id, ()), initialized=cast.initialized
-                                ),
-                            )
-                        )
-                        for b in briefs
-                    ],
+                    "inputs": [_json(i) for i in inputs],
                     "uid": uid,
                 },
             )
         ).mappings().all()
     by_id = {r["id"]: r for r in rows}
-    return [by_id[s["id"]] for s in shots]
+    return [
+        {
+            **by_id[b.shot_id],
+            "reference_image_order": b.frames.start_images,
+            "end_frame_reference_image_order": b.frames.end_images,
+            "prompt_inputs": i,
+        }
+        for b, i in zip(briefs, inputs, strict=True)
+    ]
 
 
 def frame_storage_path(

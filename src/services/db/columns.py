@@ -72,6 +72,11 @@ def by_type(column: Column[Any], field: str, value: Any) -> Any:
     raise ValueError(f"{column} has no default rule: give it one")
 
 
+def created(columns: Mapping[str, Any]) -> dict[str, Any]:
+    """A create's values: null is the same as leaving a column out (its default applies)."""
+    return {column: value for column, value in columns.items() if value is not None}
+
+
 def checked(
     table: Table,
     values: Mapping[str, Any],

@@ -102,14 +102,6 @@ class StatementCounter:
             if stats is not None:
                 stats.statements += 1
 
-    def add(self, n: int) -> None:
-        """Statements sent on the driver connection itself (Database.read_json)."""
-        with self._lock:
-            self.count += n
-        stats = request_context.current()
-        if stats is not None:
-            stats.statements += n
-
     def take(self) -> int:
         with self._lock:
             n, self.count = self.count, 0
@@ -196,7 +188,7 @@ class Database:
             # No ping per checkout: SQLAlchemy's asyncpg ping is BEGIN, `;`, ROLLBACK, three round
             # trips on every unit of work (a fifth of a planned read's Python time). A connection
             # the database dropped fails its first statement instead, which answers
-            # SERVICE_UNAVAILABLE and invalidates the pool (docs/operations.md).
+            # SERVICE_UNAVAILABLE and invalidates the pool (docs/errors.md, SERVICE_UNAVAILABLE).
             pool_pre_ping=False,
             pool_recycle=1800,
             # A failing statement's error (and so its log line) never shows its parameters:
@@ -260,26 +252,33 @@ class Database:
         """A read-only unit of work as `user_id` (role `authenticated` with the claim, as
         `transaction`), run on the driver connection: the first value of each statement. For
         the planner's fast path, whose statements build the whole answer: the begin and the
-        claims travel in one round trip, and SQLAlchemy's layer (a fifth of such a request's
-        Python time) is skipped; each statement counts as one, the claims as one, as in
-        `transaction`. Any failure is raised as it is (the caller answers through `transaction`
-        then) and the connection, which SQLAlchemy did not see at work, is invalidated."""
+        claims travel in one round trip, and SQLAlchemy's execute layer (a fifth of such a
+        request's Python time) is skipped. The engine's `before_cursor_execute` listeners still
+        see every statement (the claims as one, as in `transaction`): the statement counter
+        and whoever else watches the engine. Any failure is raised as it is (the caller answers
+        through `transaction` then) and the connection, which SQLAlchemy did not see at work,
+        is invalidated."""
         # A literal in a simple query: only a canonical UUID text gets there.
         claim = str(uuid.UUID(user_id))
+        claims = (
+            "begin read only; select set_config('role', 'authenticated', true), "
+            f"set_config('request.jwt.claim.sub', '{claim}', true)"
+        )
         async with self.engine.connect() as conn:
+            sync = conn.sync_connection
+            assert sync is not None
             raw = await conn.get_raw_connection()
             driver: Any = raw.driver_connection
-            sent = 0
+            seen = self.engine.sync_engine.dispatch.before_cursor_execute
+            sync.info[_IN_UNIT_OF_WORK] = True
+            sync.info[_REQUEST] = request_context.current()
             try:
-                sent += 1
-                await driver.execute(
-                    "begin read only; select set_config('role', 'authenticated', true), "
-                    f"set_config('request.jwt.claim.sub', '{claim}', true)"
-                )
+                seen(sync, None, claims, (), None, False)
+                await driver.execute(claims)
                 try:
                     values = []
                     for sql, args in statements:
-                        sent += 1
+                        seen(sync, None, sql, tuple(args), None, False)
                         values.append(await driver.fetchval(sql, *args))
                 finally:
                     await driver.execute("rollback")  # nothing to commit: it only read
@@ -287,7 +286,9 @@ class Database:
                 await conn.invalidate()
                 raise
             finally:
-                self.statements.add(sent)
+                with contextlib.suppress(Exception):  # an invalidated connection has no info
+                    sync.info.pop(_IN_UNIT_OF_WORK, None)
+                    sync.info.pop(_REQUEST, None)
             return values
 
     async def retrying(

@@ -54,14 +54,51 @@ def shot_order(alias: str) -> str:
     return f"{alias}.shot_order, {alias}.shot_label"
 
 
-def chain_walk(start: str, where: str | None = None) -> str:
+def previous_shot(shot: str) -> str:
+    """The id of the shot before `shot` in its scene's shot order (null for the first)."""
+    return (
+        f"(select prev_shot.id from shots prev_shot where prev_shot.scene_id = {shot}.scene_id"
+        f" and (prev_shot.shot_order, prev_shot.shot_label) < ({shot}.shot_order, {shot}.shot_label)"
+        " order by prev_shot.shot_order desc, prev_shot.shot_label desc limit 1)"
+    )
+
+
+def frame_jobs(shot: str, job: str, frame: str) -> str:
+    """The image jobs `job` that give shot `shot` its `frame` ('start' or 'end'): cancelled ones
+    left out; a continuing shot's start frame is the previous shot's end frame (docs/editing.md,
+    handoff). The newest by `frame_job_order` is the one shown."""
+    if frame == "end":
+        return f"{job}.shot_id = {shot}.id and {job}.job_type = 'end_frame' and {job}.status <> 'cancelled'"
+    return (
+        f"{job}.shot_id = case when {shot}.continues_from_previous then {previous_shot(shot)} else {shot}.id end"
+        f" and {job}.job_type = case when {shot}.continues_from_previous then 'end_frame' else 'start_frame' end"
+        f" and {job}.status <> 'cancelled'"
+    )
+
+
+def frame_job_order(job: str) -> str:
+    return f"{job}.created_at desc, {job}.id desc"
+
+
+def chain_walk(start: str, where: str | None = None, *, rows: bool = False) -> str:
     """The recursive CTE `walk (start_id, id, parent_id, depth, path)` from instances `start`
     up their inheritance links: depth 0 is the start, the root has the greatest depth.
 
     With `where`, the starting rows are the scene_asset_instances `start` that match it (a
     batch of chains); without, `start` is a row of the enclosing query (one correlated walk).
-    Cycles and depths past MAX_CHAIN_DEPTH end the walk.
+    With `rows` (a correlated walk only), `walk` also carries each instance's whole row as `r`,
+    so a reader needs no second lookup per link. Cycles and depths past MAX_CHAIN_DEPTH end the
+    walk.
     """
+    if rows:
+        assert where is None
+        return f"""walk (start_id, id, parent_id, depth, path, r) as (
+        select r0.id, r0.id, r0.inherited_from_instance_id, 0, array[r0.id], r0
+          from scene_asset_instances r0 where r0.id = {start}.id
+        union all
+        select w.start_id, x.id, x.inherited_from_instance_id, w.depth + 1, w.path || x.id, x
+          from walk w join scene_asset_instances x on x.id = w.parent_id
+         where x.id <> all(w.path) and w.depth < {MAX_CHAIN_DEPTH})"""
     source = f"\n          from scene_asset_instances {start} where {where}" if where else ""
     return f"""walk (start_id, id, parent_id, depth, path) as (
         select {start}.id, {start}.id, {start}.inherited_from_instance_id, 0, array[{start}.id]{source}

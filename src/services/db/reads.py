@@ -18,6 +18,8 @@ from services.db.predicates import (
     asset_name_order,
     asset_order,
     chain_walk,
+    frame_job_order,
+    frame_jobs,
     owned,
     owns_project,
     shot_order,
@@ -110,27 +112,16 @@ _READS: dict[str, str] = {
         select t.shot_id as _key, t.* from transformation_events t
          where t.shot_id = any({KEYS}) and {owned('t')}
          order by t.created_at, t.id""",
-    # Newest first, cancelled ones left out; a continuing shot's start frame is the previous
-    # shot's (Scene.shots order) end frame.
+    # The newest of frame_jobs (a continuing shot's start frame is the previous shot's end frame).
     "end_frame_of_shot": f"""
         select sh.id as _key, j.* from shots sh
-          join lateral (select * from image_generation_jobs j
-                         where j.shot_id = sh.id and j.job_type = 'end_frame' and j.status <> 'cancelled'
-                         order by j.created_at desc, j.id desc limit 1) j on true
+          join lateral (select * from image_generation_jobs j where {frame_jobs('sh', 'j', 'end')}
+                         order by {frame_job_order('j')} limit 1) j on true
          where sh.id = any({KEYS}) and {owned('sh')}""",
     "start_frame_of_shot": f"""
         select sh.id as _key, j.* from shots sh
-          left join lateral (select p.id from shots p
-                              where p.scene_id = sh.scene_id
-                                and (p.shot_order, p.shot_label) < (sh.shot_order, sh.shot_label)
-                              order by p.shot_order desc, p.shot_label desc limit 1) prev
-                 on sh.continues_from_previous
-          join lateral (select * from image_generation_jobs j
-                         where j.shot_id = case when sh.continues_from_previous then prev.id else sh.id end
-                           and j.job_type = case when sh.continues_from_previous then 'end_frame'
-                                                 else 'start_frame' end
-                           and j.status <> 'cancelled'
-                         order by j.created_at desc, j.id desc limit 1) j on true
+          join lateral (select * from image_generation_jobs j where {frame_jobs('sh', 'j', 'start')}
+                         order by {frame_job_order('j')} limit 1) j on true
          where sh.id = any({KEYS}) and {owned('sh')}""",
     "image_job": f"""
         select t.id as _key, t.* from image_generation_jobs t

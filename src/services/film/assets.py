@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.core import validation
 from services.core.errors import BadUserInput, not_found
 from services.db import tables
-from services.db.columns import Rule, checked, insert_select, settable, typed_by
+from services.db.columns import Rule, checked, created, insert_select, settable, typed_by
 from services.db.database import Database
 from services.db.predicates import asset_name_order, owned, typed
 from services.film.chains import lock_branch, repair_chains
@@ -97,8 +97,7 @@ _LOCKED_STYLE = text(
 async def create_project_asset(db: Database, uid: str, *, branch_id: uuid.UUID, **columns: Any) -> Any:
     """`columns` by name (name, asset_type and description at least); null and omitted alike
     take the column's default."""
-    given = {column: value for column, value in columns.items() if value is not None}
-    values = checked(tables.project_assets, given, ASSET_COLUMNS, _RULES)
+    values = checked(tables.project_assets, created(columns), ASSET_COLUMNS, _RULES)
     insert = insert_select(
         tables.project_assets, {"project_id": "b.project_id", "branch_id": "b.id"}, values,
         f"from branches b where b.id = :branch_id and {owned('b')}",

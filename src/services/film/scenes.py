@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.core import validation
 from services.core.errors import BadUserInput, Conflict, not_found
 from services.db import tables
-from services.db.columns import Rule, checked, insert_select, settable, typed_by
+from services.db.columns import Rule, checked, created, insert_select, settable, typed_by
 from services.db.database import Database, retried
 from services.db.predicates import owned
 from services.film.chains import lock_branch, lock_instances, repair_chains
@@ -127,14 +127,9 @@ _REORDER = text(
 )
 
 
-def _given(columns: dict[str, Any]) -> dict[str, Any]:
-    """A create's values: null is the same as leaving a column out (its default applies)."""
-    return {column: value for column, value in columns.items() if value is not None}
-
-
 async def create_scene(db: Database, uid: str, *, branch_id: uuid.UUID, **columns: Any) -> Any:
     """`columns` by name (scene_number and slug at least); omitted ones take their defaults."""
-    values = checked(tables.scenes, _given(columns), SCENE_CREATE_COLUMNS, _SCENE_RULES)
+    values = checked(tables.scenes, created(columns), SCENE_CREATE_COLUMNS, _SCENE_RULES)
     insert = insert_select(tables.scenes, {"project_id": ":project_id", "branch_id": ":branch_id"}, values)
 
     async def work(conn: AsyncConnection) -> Any:
@@ -148,7 +143,7 @@ async def create_scene(db: Database, uid: str, *, branch_id: uuid.UUID, **column
 async def create_shot(db: Database, uid: str, *, scene_id: uuid.UUID, **columns: Any) -> Any:
     """`columns` by name (shot_label, shot_order and duration_seconds at least); omitted ones
     take their defaults."""
-    values = checked(tables.shots, _given(columns), SHOT_CREATE_COLUMNS, _SHOT_RULES)
+    values = checked(tables.shots, created(columns), SHOT_CREATE_COLUMNS, _SHOT_RULES)
     insert = insert_select(
         tables.shots, {"project_id": "s.project_id", "scene_id": "s.id"}, values,
         f"from scenes s where s.id = :scene_id and {owned('s')}",
