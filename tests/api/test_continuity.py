@@ -253,6 +253,7 @@ async def test_the_report_readiness_and_suggestions_cost_the_same_statements_at_
     alice: Client, database_url: str, statements: Any
 ) -> None:
     counts = []
+    planned = []
     sizes = []
     for scenes, assets in ((3, 4), (12, 10)):
         branch, _ = await _bench_film(database_url, alice.user_id or "", scenes, assets)
@@ -261,9 +262,13 @@ async def test_the_report_readiness_and_suggestions_cost_the_same_statements_at_
         counts.append(statements.take())
         sizes.append(len(data["branch"]["continuityReport"]))
         assert len(data["branch"]["scenes"]) == scenes
+        # The benchmark's report: planned whole, the claims and one statement.
+        await alice.data(BENCH_QUERY, {"id": branch})
+        planned.append(statements.take())
     assert sizes[1] > sizes[0] > 0
-    print(f"warnings {sizes}: statements {counts}")
+    print(f"warnings {sizes}: statements {counts}, planned {planned}")
     assert counts[0] == counts[1], counts
+    assert planned == [2, 2], planned
 
 
 # ---- readiness through a shot's life --------------------------------------------------------

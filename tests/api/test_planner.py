@@ -154,17 +154,18 @@ async def film(database_url: str, alice: Client) -> BenchFilm:
         await conn.close()
 
 
-@pytest.mark.parametrize("name", ["scene_page", "stage9_page", "continuity_page", "history_page"])
+@pytest.mark.parametrize("name", ["scene_page", "stage9_page", "continuity_page", "history_page", "continuity_report"])
 async def test_benchmark_queries_answer_alike_on_all_three_paths(
     name: str, film: BenchFilm, alice: Client, bob: Client, fast: FastCount
 ) -> None:
     query = (QUERIES / f"{name}.graphql").read_text()
-    by_branch = name in ("continuity_page", "history_page")
+    by_branch = name in ("continuity_page", "history_page", "continuity_report")
     target = film.branch_id if by_branch else film.scenes[3]
     await alike(alice, query, {"id": target})
     theirs = await alike(bob, query, {"id": target})
     assert theirs["data"] == {"branch" if by_branch else "scene": None}
-    if name in ("scene_page", "continuity_page"):  # compiled whole: both answered by the fast path
+    if name in ("scene_page", "continuity_page", "continuity_report", "history_page"):
+        # Compiled whole (arguments included): both answered by the fast path.
         assert fast.take() == 2
 
 
@@ -181,6 +182,19 @@ async def test_scene_page_is_one_statement_after_the_claims(
     assert fast.take() == 1
 
 
+async def test_the_continuity_report_is_one_statement_after_the_claims(
+    film: BenchFilm, alice: Client, statements: Any
+) -> None:
+    # Warnings, messages, order, minSeverity and the warnings' scenes, shots and instances.
+    query = (QUERIES / "continuity_report.graphql").read_text()
+    await post(alice, query, {"id": film.branch_id}, planner=True)
+    statements.take()
+    body = await post(alice, query, {"id": film.branch_id}, planner=True)
+    codes = {w["code"] for w in body["data"]["branch"]["continuityReport"]}
+    assert {"UPSTREAM_CHANGED", "HANDOFF_MISMATCH", "STORY_DAY_REGRESSION"} <= codes and len(codes) >= 4, codes
+    assert statements.take() == 2
+
+
 # -- generated selections ---------------------------------------------------------------------
 
 # Table-backed types and their fields as the contract names them: (field, type it returns or None
@@ -189,7 +203,8 @@ OBJECTS: dict[str, list[tuple[str, str | None]]] = {
     "Project": [("id", None), ("title", None), ("createdAt", None), ("activeBranch", "Branch"),
                 ("branches", "Branch")],
     "Branch": [("id", None), ("name", None), ("project", "Project"), ("scenes", "Scene"),
-               ("assets", "ProjectAsset"), ("lockedVisualStyleCapsuleId", None), ("forkedFrom", "Branch")],
+               ("assets", "ProjectAsset"), ("lockedVisualStyleCapsuleId", None), ("forkedFrom", "Branch"),
+               ("continuityReport", "ContinuityWarning")],
     "ProjectAsset": [("id", None), ("name", None), ("assetType", None), ("description", None),
                      ("imageKeyUrl", None), ("visualStyleCapsuleId", None), ("locked", None),
                      ("version", None), ("sceneInstances", "SceneAssetInstance"),
@@ -199,8 +214,10 @@ OBJECTS: dict[str, list[tuple[str, str | None]]] = {
               ("priorScene", "Scene"), ("assetInstances", "SceneAssetInstance"), ("shots", "Shot"),
               ("shotAssignments", "ShotAssetAssignment"), ("hasShotAssignments", None),
               ("stageLocks", "StageLock"), ("localContext", "LocalContext"), ("storyDay", None),
-              ("timeOfDay", None), ("updatedAt", None)],
+              ("timeOfDay", None), ("updatedAt", None), ("continuityWarnings", "ContinuityWarning")],
     "StageLock": [("stage", None), ("status", None)],
+    "ContinuityWarning": [("code", None), ("severity", None), ("message", None), ("scene", "Scene"),
+                          ("shot", "Shot"), ("sceneAssetInstance", "SceneAssetInstance")],
     "LocalContext": [("sceneId", None), ("sceneScript", None), ("previousSceneEndState", None),
                      ("sceneAssets", "LocalContextAsset")],
     "LocalContextAsset": [("name", None), ("type", None), ("description", None), ("statusTags", None),
@@ -247,6 +264,12 @@ OBJECTS: dict[str, list[tuple[str, str | None]]] = {
 ROOTS = {"scene": "Scene", "branch": "Branch", "project": "Project", "sceneAssetInstance": "SceneAssetInstance",
          "shot": "Shot"}
 DIRECTIVES = ["", "", "", " @include(if: $yes)", " @skip(if: $no)", " @include(if: $no)", " @skip(if: true)"]
+# Fields with arguments: literals, an explicit null, a variable (declared when used) or none.
+SEVERITIES = ["", "(minSeverity: INFO)", "(minSeverity: WARNING)", "(minSeverity: ERROR)", "(minSeverity: null)",
+              "(minSeverity: $severity)"]
+PAGES = ["", "(first: 2)", "(first: 1, beforeNumber: 2)", "(beforeNumber: null)", "(first: null)", "(first: $first)"]
+ARGUMENTS = {("Branch", "continuityReport"): SEVERITIES, ("Scene", "continuityWarnings"): SEVERITIES,
+             ("SceneAssetInstance", "revisions"): PAGES, ("ProjectAsset", "revisions"): ["", "(first: 1)"]}
 
 
 @st.composite
@@ -257,12 +280,17 @@ def selections(draw: Any, type_name: str, depth: int, prefix: str = "") -> str:
     for index, (name, target) in enumerate(chosen):
         alias = f"{prefix}{name}{index}: " if draw(st.booleans()) else ""
         directive = draw(st.sampled_from(DIRECTIVES))
+        arguments = draw(st.sampled_from(ARGUMENTS.get((type_name, name), [""])))
+        if arguments:
+            # Aliased: fields of one response key that merge must have the same arguments.
+            alias = f"{prefix}{name}{index}: "
+            name += arguments
         if target is None:
             parts.append(f"{alias}{name}{directive}")
             continue
         if depth <= 0:
             leafy = ("StageLock", "ReferenceImage", "LocalContext", "FrameReferences", "InstanceState", "StateDiff",
-                     "LocalContextAsset", "ShotReadiness")
+                     "LocalContextAsset", "ShotReadiness", "ContinuityWarning")
             inner = "__typename" if target in leafy else "id"
         else:
             inner = draw(selections(target, depth - 1, prefix))
@@ -284,8 +312,11 @@ def documents(draw: Any) -> tuple[str, str]:
     if draw(st.booleans()):
         fragment = f"fragment Extra on {ROOTS[root]} {{ {draw(selections(ROOTS[root], 1, 'g'))} }}"
         body += " ...Extra"
+    declared = "".join(
+        f", ${name}: {kind}" for name, kind in (("severity", "Severity"), ("first", "Int")) if f"${name}" in body + fragment
+    )
     query = (
-        "query Generated($id: UUID!, $yes: Boolean!, $no: Boolean!) {"
+        f"query Generated($id: UUID!, $yes: Boolean!, $no: Boolean!{declared}) {{"
         f" yes: __typename @include(if: $yes) no: __typename @skip(if: $no)"
         f" {root}(id: $id) {{ {body} }} }} {fragment}"
     )
@@ -293,16 +324,22 @@ def documents(draw: Any) -> tuple[str, str]:
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(document=documents(), yes=st.booleans())
+@given(document=documents(), yes=st.booleans(), severity=st.sampled_from(["INFO", "WARNING", "ERROR", None]),
+       first=st.sampled_from([1, 3, None]))
 async def test_generated_selections_answer_alike_on_all_three_paths(
-    document: tuple[str, str], yes: bool, film: BenchFilm, alice: Client, bob: Client
+    document: tuple[str, str], yes: bool, severity: str | None, first: int | None, film: BenchFilm, alice: Client,
+    bob: Client,
 ) -> None:
     root, query = document
     ids = {
         "scene": film.scenes[2], "branch": film.branch_id, "project": film.project_id,
         "shot": film.extra["shot"], "sceneAssetInstance": film.extra["instance"],
     }
-    variables = {"id": ids[root], "yes": yes, "no": not yes}
+    variables: dict[str, Any] = {"id": ids[root], "yes": yes, "no": not yes}
+    if "$severity" in query:
+        variables["severity"] = severity
+    if "$first" in query:
+        variables["first"] = first
     mine = await alike(alice, query, variables)
     if "errors" in mine:
         # Deep chains can pass the cost limit: refused alike on both paths, nothing to compare.
@@ -448,6 +485,27 @@ async def test_revision_history_and_diffs_answer_alike_on_all_three_paths(film: 
     assert any(i["diffFromSource"]["tagsAdded"] == ["wet"] for i in instances)
     theirs = await alike(bob, query, {"id": film.scenes[3]})
     assert theirs["data"]["scene"] is None
+
+
+async def test_arguments_a_resolver_refuses_are_refused_alike(film: BenchFilm, alice: Client) -> None:
+    query = """query($id: UUID!, $first: Int) { scene(id: $id) { sceneNumber
+                 assetInstances { id revisions(first: $first) { number } } } }"""
+    for first in (0, 101):
+        mine = await alike(alice, query, {"id": film.scenes[3], "first": first})
+        assert {e["extensions"]["code"] for e in mine["errors"]} == {"BAD_USER_INPUT"}, mine
+    mine = await alike(alice, query, {"id": film.scenes[3], "first": 1})
+    assert all(len(i["revisions"]) == 1 for i in mine["data"]["scene"]["assetInstances"])
+
+
+async def test_the_history_page_is_one_statement_after_the_claims(
+    film: BenchFilm, alice: Client, statements: Any
+) -> None:
+    query = (QUERIES / "history_page.graphql").read_text()
+    await post(alice, query, {"id": film.branch_id}, planner=True)
+    statements.take()
+    body = await post(alice, query, {"id": film.branch_id}, planner=True)
+    assert body["data"]["branch"]["scenes"][0]["assetInstances"][0]["revisions"]
+    assert statements.take() == 2
 
 
 # -- the fast path's edge cases ---------------------------------------------------------------

@@ -14,6 +14,7 @@ Templates use `{t}` for the row's alias; relation sources use `{p}` (the parent 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from string import Formatter
 from typing import Any
@@ -23,6 +24,7 @@ from sqlalchemy import ARRAY, Boolean, DateTime, Integer, Table, Text, Uuid
 
 from gql.relations import RelationName
 from services.casting import frames
+from services.continuity import report, rules
 from services.db import tables
 from services.db.predicates import (
     asset_name_order,
@@ -34,6 +36,7 @@ from services.db.predicates import (
     owns_project,
     shot_order,
 )
+from services.revisions import history
 
 # The DateTime scalar's serialisation (gql.scalars.serialize_datetime), done by PostgreSQL.
 DATETIME = "to_char({col} at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')"
@@ -60,6 +63,10 @@ class Relation:
     the `fk` column holding the child's id: it becomes a left join of the parent's own query
     (one row at most: the key is the child's primary key), and a `{ id }` selection of it
     reads the column without any join.
+
+    `arguments` are the field's arguments the source reads, as `{name}` placeholders: each
+    becomes a bind parameter whose value the executor computes per request (the function turns
+    the coerced argument into the parameter, or raises as the resolver would).
     """
 
     target: str
@@ -76,6 +83,7 @@ class Relation:
     # Rows the source inner-joins by key, as (row, key column, alias): a to-one by that key
     # reads them instead of joining the table again.
     joined: tuple[tuple[str, str, str], ...] = ()
+    arguments: tuple[tuple[str, Callable[[Any], Any]], ...] = ()
 
 
 Field = Column | Relation
@@ -107,6 +115,47 @@ def _reference_images(column: str) -> Relation:
         source=f"from jsonb_array_elements({{p}}.{column}) with ordinality {{c}}(e, n)",
         order="{c}.n",
     )
+
+
+def _severity(value: Any) -> str:
+    """`minSeverity` as the resolvers read it (gql.types.continuity): null is INFO."""
+    return report.severity(rules.INFO if value is None else str(getattr(value, "value", value)))
+
+
+def _report(scope: str) -> Relation:
+    """The continuity report of the scenes matching `scope` (over the scenes row `s` and the
+    parent `{p}`), built by the statement of services.continuity.report: messages, order and the
+    minSeverity filter included."""
+    sql = report.report_sql(scope.replace("{p}", "\x00p"), "\x00m")
+    source = sql.replace("{", "{{").replace("}", "}}").replace("\x00p", "{p}").replace("\x00m", "{minSeverity}")
+    return Relation(
+        "ContinuityWarning", True, f"from ({source}) {{c}}",
+        ", ".join("{c}." + column for column in report.REPORT_ORDER),
+        arguments=(("minSeverity", _severity),),
+    )
+
+
+# An instance's revisions, newest first, a page (gql.types.instance's resolver; the loader's read
+# is services.revisions.history): `first` 1-100 (null: 50), below `beforeNumber` when given.
+INSTANCE_REVISIONS = Relation(
+    "InstanceRevision", True,
+    "from (select r.* from instance_revisions r where r.scene_asset_instance_id = {p}.id"
+    " and (cast({beforeNumber} as int) is null or r.number < cast({beforeNumber} as int))"
+    f" and {owned('r')} order by r.number desc limit cast({{first}} as int)) {{c}}",
+    "{c}.number desc",
+    arguments=(("first", history.page_size), ("beforeNumber", lambda value: value)),
+)
+
+
+def _state(column: str) -> Relation:
+    """A revision's stored state (a JSON object, or null)."""
+    return Relation(
+        "InstanceState", False, f"from (select {{p}}.{column} as e) {{c}} where jsonb_typeof({{c}}.e) = 'object'"
+    )
+
+
+def _json(key: str) -> Column:
+    return Column(f"{{t}}.e -> '{key}'")
 
 
 def _sql_text(template: str, columns: dict[str, str]) -> str:
@@ -205,6 +254,7 @@ TABLES: dict[str, Table] = {
     "ShotAssetAssignment": tables.shot_asset_assignments,
     "TransformationEvent": tables.transformation_events,
     "ImageJob": tables.image_generation_jobs,
+    "InstanceRevision": tables.instance_revisions,
 }
 
 # The by-id loader that rebuilds an object of the type for a field the planner leaves to its
@@ -241,6 +291,7 @@ FIELDS: dict[str, dict[str, Field]] = {
             "ProjectAsset", True, "from project_assets {c} where {c}.branch_id = {p}.id",
             asset_name_order("{c}"),
         ),
+        "continuityReport": _report("s.branch_id = {p}.id"),
         "lockedVisualStyleCapsuleId": Column(
             "(select s.content ->> 'locked_visual_style_capsule_id' from stage_states s"
             " where s.branch_id = {t}.id and s.stage_number = 5 order by s.version desc limit 1)"
@@ -291,6 +342,7 @@ FIELDS: dict[str, dict[str, Field]] = {
         "stageLocks": Relation(
             "StageLock", True, STAGE_LOCK_SOURCE, "({c}.key)::int, {c}.value ->> 'status'"
         ),
+        "continuityWarnings": _report("s.id = {p}.id"),
         "localContext": Relation("LocalContext", False, ""),
     },
     # Over the scene's own row: what gql.types.scene's resolver (the reference) answers.
@@ -332,6 +384,7 @@ FIELDS: dict[str, dict[str, Field]] = {
             "SceneAssetInstance", "scene_asset_instances", "inherited_from_instance_id"
         ),
         "chain": Relation("SceneAssetInstance", True, CHAIN_SOURCE, "{c}_w.depth desc"),
+        "revisions": INSTANCE_REVISIONS,
         "shotAssignments": Relation(
             "ShotAssetAssignment", True,
             "from shot_asset_assignments {c} join shots {c}_s on {c}_s.id = {c}.shot_id"
@@ -404,6 +457,29 @@ FIELDS: dict[str, dict[str, Field]] = {
         "sceneAssetInstance": _to_one(
             "SceneAssetInstance", "scene_asset_instances", "scene_asset_instance_id"
         ),
+    },
+    "InstanceRevision": {
+        "before": _state("before"),
+        "after": _state("after"),
+    },
+    # A stored state as InstanceState.from_json reads it (null tags: an empty list).
+    "InstanceState": {
+        "descriptionOverride": _json("description_override"),
+        "effectiveDescription": _json("effective_description"),
+        "statusTags": Column("coalesce(nullif({t}.e -> 'status_tags', 'null'::jsonb), '[]'::jsonb)"),
+        "imageKeyUrl": _json("image_key_url"),
+        "imageIsOwn": _json("image_is_own"),
+        "carryForward": _json("carry_forward"),
+        "baseVersion": _json("base_version"),
+    },
+    # A row of the report (services.continuity.report.report_sql), not of a table.
+    "ContinuityWarning": {
+        "code": Column("upper({t}.code)"),
+        "severity": Column("upper({t}.severity)"),
+        "message": Column("{t}.message"),
+        "scene": _to_one("Scene", "scenes", "scene_id"),
+        "shot": _to_one("Shot", "shots", "shot_id"),
+        "sceneAssetInstance": _to_one("SceneAssetInstance", "scene_asset_instances", "instance_id"),
     },
     "TransformationEvent": {
         "shot": _to_one("Shot", "shots", "shot_id"),

@@ -3,6 +3,7 @@ graphql-core's field collection) into one SQL statement that emits the response 
 
 Fields the catalog does not know become *holes*: the statement emits the parent's id there and
 the executor later runs the field's own resolver on the object (the reference semantics).
+A relation with arguments the catalog declares reads them as bind parameters (`Argument`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from graphql import GraphQLObjectType, get_named_type, is_non_null_type
+from graphql import GraphQLField, GraphQLObjectType, get_named_type, is_non_null_type
 
 from gql.planner.catalog import BY_ID_LOADER, FIELDS, TABLES, Column, Field, Relation, Root, plain_field
 from gql.relations import RelationName
@@ -45,17 +46,31 @@ class Shape:
         return bool(self.holes or self.edges)
 
 
+@dataclass(frozen=True)
+class Argument:
+    """One argument of a compiled field, bound as `:{bind}`: its value is the argument's in this
+    request (a literal of the document or a variable), turned into the parameter by `convert`."""
+
+    bind: str
+    field_def: GraphQLField
+    node: Any
+    name: str
+    convert: Callable[[Any], Any]
+
+
 @dataclass
 class Plan:
     sql: str
     shape: Shape | None
     statement: Any = None
+    arguments: tuple[Argument, ...] = ()
 
 
 class Compiler:
     def __init__(self, collect: Collect) -> None:
         self._collect = collect
         self._aliases = 0
+        self._arguments: list[Argument] = []
         # (row alias, key column) -> alias of the row a relation's source already joins on it.
         self._joined: dict[tuple[str, str], str] = {}
 
@@ -77,7 +92,7 @@ class Compiler:
             )
         else:
             sql = f"select ({obj})::text from {table} t0{joined} where {where}"
-        return Plan(sql=sql, shape=shape or None)
+        return Plan(sql=sql, shape=shape or None, arguments=tuple(self._arguments))
 
     def _object(
         self,
@@ -106,7 +121,7 @@ class Compiler:
                 continue
             field_def = gtype.fields[name]
             spec = specs.get(name) or plain_field(type_name, field_def)
-            if spec is None or field_def.args or node.arguments:
+            if spec is None or ((field_def.args or node.arguments) and not _binds_arguments(spec, field_def)):
                 loader = BY_ID_LOADER.get(type_name)
                 if loader is None:
                     raise NotCompilable(f"{type_name}.{name}")
@@ -117,15 +132,31 @@ class Compiler:
             else:
                 target = get_named_type(field_def.type)
                 assert isinstance(target, GraphQLObjectType) and target.name == spec.target
-                expr, child = self._relation(spec, target, field_details, t, joins)
+                expr, child = self._relation(spec, target, field_details, t, joins, field_def)
                 parts.append(f"'{key}', {expr}")
                 if child:
                     shape.edges[key] = (spec.many, not is_non_null_type(field_def.type), child)
         return f"json_build_object({', '.join(parts)})", shape
 
     def _relation(
-        self, spec: Relation, target: GraphQLObjectType, details: Any, p: str, joins: list[str]
+        self,
+        spec: Relation,
+        target: GraphQLObjectType,
+        details: Any,
+        p: str,
+        joins: list[str],
+        field_def: GraphQLField | None = None,
     ) -> tuple[str, Shape]:
+        binds: dict[str, str] = {}
+        if spec.arguments:
+            assert field_def is not None
+            if getattr(details[0], "fragment_variable_values", None) is not None:
+                # Values that differ per fragment spread: not one parameter per field.
+                raise NotCompilable("fragment arguments")
+            for name, convert in spec.arguments:
+                bind = f"arg{len(self._arguments) + 1}"
+                self._arguments.append(Argument(bind, field_def, details[0].node, name, convert))
+                binds[name] = f":{bind}"
         if spec.fk is not None:
             grouped = self._collect(target, details)
             if all(d[0].node.name.value in ("id", "__typename") for d in grouped.values()):
@@ -152,13 +183,18 @@ class Compiler:
             self._joined[(owner.format(c=c), key)] = alias.format(c=c)
         inner: list[str] = []
         obj, shape = self._object(target, details, c, inner, spec.fields)
-        source = _with_joins(spec.source.format(p=p, c=c), "".join(inner))
+        source = _with_joins(spec.source.format(p=p, c=c, **binds), "".join(inner))
         order = spec.order.format(c=c) if spec.order else None
         ordered = f" order by {order}" if order else ""
         with_ = f"with {spec.with_.format(p=p, c=c)} " if spec.with_ else ""
         if spec.many:
             return f"({with_}select coalesce(json_agg({obj}{ordered}), '[]'::json) {source})", shape
         return f"({with_}select {obj} {source}{ordered} limit 1)", shape
+
+
+def _binds_arguments(spec: Any, field_def: GraphQLField) -> bool:
+    """Whether the catalog's relation reads every argument the field has."""
+    return isinstance(spec, Relation) and bool(spec.arguments) and set(field_def.args) <= {n for n, _ in spec.arguments}
 
 
 def _with_joins(source: str, joins: str) -> str:

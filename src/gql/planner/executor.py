@@ -347,10 +347,18 @@ class PlanningExecutionContext(StrawberryGraphQLCoreExecutionContext):
             return None
         if plan is None:
             return None
+        params = {"uid": uid, "id": args.get("id")}
+        try:
+            params.update(self._arguments(plan))
+        except Exception:
+            # An argument the resolver would refuse: the ordinary path reports it.
+            return None
         if hasattr(context, "planned"):
             context.planned = True
-        params = {"uid": uid, "id": args.get("id")}
         return self._run(plan, params, field_def.type, field_details_list, path)
+
+    def _arguments(self, plan: Plan) -> dict[str, Any]:
+        return argument_values(plan, self.variable_values)
 
     async def _run(self, plan: Plan, params: dict[str, Any], return_type: Any, details: Any, path: Path) -> Any:
         context = self.context_value
@@ -412,6 +420,17 @@ class PlanningExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 _propagate(self, value, field_path, nullable_above)
             else:
                 container[key] = value
+
+
+def argument_values(plan: Plan, variable_values: Any) -> dict[str, Any]:
+    """The bind parameters of the plan's compiled arguments for this request's variables; raises
+    what the resolver would refuse (the caller then leaves the root to the ordinary path)."""
+    values: dict[str, Any] = {}
+    for argument in plan.arguments:
+        given = get_argument_values(argument.field_def, argument.node, variable_values)
+        out = argument.field_def.args[argument.name].out_name or argument.name
+        values[argument.bind] = argument.convert(given.get(out))
+    return values
 
 
 def _collect_sites(

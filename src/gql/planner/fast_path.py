@@ -39,7 +39,7 @@ from strawberry.extensions.parser_cache import _get_parse_cache
 from gql.limits import Verdicts
 from gql.planner.catalog import ROOTS
 from gql.planner.compile import Plan
-from gql.planner.executor import SWITCH_HEADER, PlanningExecutionContext, planner_wanted
+from gql.planner.executor import SWITCH_HEADER, PlanningExecutionContext, argument_values, planner_wanted
 
 # The size gql.schema gives Strawberry's ParserCache: the same cache, so a document is parsed once
 # whichever path answers it.
@@ -141,9 +141,10 @@ class FastPath:
                     args = get_argument_values(
                         root.definition, root.details.node, coerced, root.details.fragment_variable_values
                     )
-                except GraphQLError:
-                    return None
-                values = {"uid": uid, "id": args.get("id")}
+                    # The compiled fields' own arguments (minSeverity, first, ...).
+                    values = {"uid": uid, "id": args.get("id"), **argument_values(root.plan, coerced)}
+                except Exception:
+                    return None  # the normal path reports what the resolver refuses
                 statements.append((root.sql, [values[name] for name in root.names]))
         try:
             texts = iter(await context.db.read_json(uid, statements) if statements else ())
@@ -260,7 +261,7 @@ class FastPath:
                 return None
             definition = query_type.fields[name]
             sql, names = context.db.positional(plan.statement)
-            if not set(names) <= {"uid", "id"}:
+            if not set(names) <= {"uid", "id", *(a.bind for a in plan.arguments)}:
                 return None
             non_null = isinstance(definition.type, GraphQLNonNull)
             roots.append(_Field(key, plan, definition, details[0], non_null, sql, names))

@@ -7,8 +7,10 @@ rules that turn rows into warnings and blockers are the pure functions of `servi
 
 from __future__ import annotations
 
+import re
+import string
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,15 +33,16 @@ _SCENE_ASSET_PROMPT = """
          else i.effective_description || E'\\nStatus: ' || array_to_string(i.status_tags, ', ') end
 """
 
-# One statement for every warning of the scenes in scope (the scenes asked for, and every scene of
-# the branches asked for). Each row is one warning with the values its message needs; the message
-# itself and the final order are built by services.continuity.rules.
-_REPORT = text(
-    f"""
+# The warnings of the scenes in scope (those matching `scope`, a predicate over the scenes row
+# `s`): the CTEs up to `w`, one row per warning with the values its message needs. The loader
+# path (`read_warnings`) builds messages and order from these rows in Python; the planner's
+# statement (`report_sql`) builds them in SQL from the same templates and ranks.
+def _report_ctes(scope: str) -> str:
+    return f"""
     with sc as (
         select s.id, s.branch_id, s.scene_number, s.assignments_initialized, s.story_day
           from scenes s
-         where (s.id = any(cast(:scenes as uuid[])) or s.branch_id = any(cast(:branches as uuid[])))
+         where ({scope})
            and {owned("s")}
     ),
     inst as (
@@ -61,14 +64,21 @@ _REPORT = text(
         window by_scene as (partition by t.scene_id order by {shot_order("t")})
     ),
     -- A shot's assets: its assignments, or every instance of the scene under the legacy fallback.
+    -- The assignments are read by scene, not looked up per shot and instance: the composite
+    -- foreign keys keep an assignment's shot and instance in its scene (so in sh and inst).
+    -- The fallback's rows are the pairs without one.
     cast_ as (
-        select sh.id as shot_id, sh.scene_id, i.id as instance_id,
-               coalesce(x.presence_type, 'throughout') as presence
+        select x.shot_id, x.scene_id, x.scene_asset_instance_id as instance_id, x.presence_type as presence
+          from shot_asset_assignments x
+         where x.scene_id in (select id from sc)
+        union all
+        select sh.id, sh.scene_id, i.id, 'throughout'
           from sh
           join sc on sc.id = sh.scene_id
           join inst i on i.scene_id = sh.scene_id
-          left join shot_asset_assignments x on x.shot_id = sh.id and x.scene_asset_instance_id = i.id
-         where x.id is not null or not sc.assignments_initialized
+         where not sc.assignments_initialized
+           and not exists (select 1 from shot_asset_assignments x
+                            where x.shot_id = sh.id and x.scene_asset_instance_id = i.id)
     ),
     -- Per continuing shot and asset: in the previous shot's end frame, in this shot's start frame.
     handoff as (
@@ -196,10 +206,110 @@ _REPORT = text(
                          order by p.scene_number desc limit 1) e on true
          where s.story_day < e.story_day
     )
+    """
+
+
+# One statement for every warning of the scenes asked for and of every scene of the branches
+# asked for; the message and the final order are built by services.continuity.rules.
+_REPORT = text(
+    _report_ctes("s.id = any(cast(:scenes as uuid[])) or s.branch_id = any(cast(:branches as uuid[]))")
+    + """
     select w.*, sc.scene_number, sc.branch_id
       from w join sc on sc.id = w.scene_id
     """
 )
+
+# The kind of each column of `w` a message reads (others are text or numbers, written as is).
+_LIST_COLUMNS = frozenset({"list1", "list2"})
+_FLAG_COLUMNS = frozenset({"flag1", "flag2"})
+
+
+def _literal(value: str) -> str:
+    """An SQL string literal of `value`, safe inside a `text()` statement (a colon before a name
+    is escaped, so it is not taken for a bind parameter)."""
+    return "'" + re.sub(r":(?=[\w$])", r"\\:", value.replace("'", "''")) + "'"
+
+
+def _rendered_sql(template: rules.Template, columns: Mapping[str, str]) -> str:
+    """`rules.render` in SQL: `columns` maps each placeholder to its column expression."""
+
+    def text_of(name: str) -> str:
+        column = columns[name]
+        bare = column.rpartition(".")[2]
+        if bare in _LIST_COLUMNS:
+            return f"array_to_string({column}, {_literal(rules.LIST_SEPARATOR)})"
+        return column
+
+    def is_set(name: str) -> str:
+        column = columns[name]
+        bare = column.rpartition(".")[2]
+        if bare in _LIST_COLUMNS:
+            return f"coalesce(cardinality({column}) > 0, false)"
+        if bare in _FLAG_COLUMNS:
+            return f"coalesce({column}, false)"
+        return f"{column} is not null"
+
+    def concat(text: str, parts: str | None = None) -> str:
+        pieces = []
+        for literal, name, _, _ in string.Formatter().parse(text):
+            if literal:
+                pieces.append(_literal(literal))
+            if name is not None:
+                pieces.append(parts if name == "parts" and parts is not None else text_of(name))
+        return f"concat({', '.join(pieces)})"
+
+    parts = None
+    if template.parts:
+        chosen = ", ".join(f"case when {is_set(cond)} then {concat(part)} end" for cond, part in template.parts)
+        parts = f"concat_ws({_literal(rules.PART_SEPARATOR)}, {chosen})"
+    return concat(template.text, parts)
+
+
+def message_sql(w: str, sc: str) -> str:
+    """A warning's message, for `w` a row of the report's `w` and `sc` its scene in `sc`."""
+
+    def rendered(name: str) -> str:
+        columns = {
+            key: f"{sc if column == 'scene_number' else w}.{column}"
+            for key, column in rules.ROW_VALUES[name].items()
+        }
+        return _rendered_sql(rules.TEMPLATES[name], columns)
+
+    branches = []
+    for code in rules.CODES:
+        variant = rules.VARIANTS.get(code)
+        own = rendered(code)
+        if variant is not None:
+            own = f"case when coalesce({w}.{variant[0]}, false) then {rendered(variant[1])} else {own} end"
+        branches.append(f"when {_literal(code)} then {own}")
+    return f"case {w}.code {' '.join(branches)} end"
+
+
+def _rank_sql(values: Sequence[str], expression: str) -> str:
+    """The 0-based position of `expression` in `values` (their order in services.continuity.rules)."""
+    listed = ", ".join(_literal(v) for v in values)
+    return f"(array_position(array[{listed}]::text[], {expression}) - 1)"
+
+
+# The report's order (services.continuity.rules.ContinuityWarning.sort_key) over `report_sql`'s columns.
+REPORT_ORDER = ("scene_number", "shot_rank", "instance_rank", "code_rank")
+
+
+def report_sql(scope: str, minimum: str) -> str:
+    """The report as the planner reads it: one row per warning of the scenes matching `scope`
+    (a predicate over the scenes row `s`; it may name columns of an enclosing query) whose
+    severity is at least `minimum` (an SQL expression of a severity value), with its code,
+    severity, message, scene, shot and instance ids and the REPORT_ORDER columns."""
+    return f"""{_report_ctes(scope)}
+    select w.code, w.severity, {message_sql("w", "sc")} as message,
+           w.scene_id, w.shot_id, w.instance_id, sc.scene_number,
+           coalesce(w.shot_rank, {rules.NO_RANK}) as shot_rank,
+           coalesce(w.instance_rank, {rules.NO_RANK}) as instance_rank,
+           {_rank_sql(rules.CODES, "w.code")} as code_rank
+      from w join sc on sc.id = w.scene_id
+     where {_rank_sql(rules.SEVERITIES, "w.severity")}
+           >= {_rank_sql(rules.SEVERITIES, f"cast({minimum} as text)")}
+    """
 
 
 @dataclass(frozen=True)

@@ -73,23 +73,116 @@ def at_least(severity: str, minimum: str) -> bool:
     return SEVERITIES.index(severity) >= SEVERITIES.index(minimum)
 
 
-def listed(items: Sequence[str]) -> str:
-    return ", ".join(items)
-
-
 # ---------------------------------------------------------------------------------------
 # Message templates, one per code
+#
+# Defined once, as data: the loader path renders them here (`render`), the planner's statement
+# renders the same templates in SQL (services.continuity.report.message_sql).
+
+LIST_SEPARATOR = ", "
+PART_SEPARATOR = "; "
+HANDOFF_FIRST_SHOT = "handoff_first_shot"
+
+
+@dataclass(frozen=True)
+class Template:
+    """Literal text with `{placeholders}`. The placeholder `{parts}` stands for those of `parts`
+    whose condition value is set (a true flag, a non-empty list), joined by PART_SEPARATOR; a
+    list value is joined by LIST_SEPARATOR."""
+
+    text: str
+    # (the value that includes the part, the part's own template)
+    parts: tuple[tuple[str, str], ...] = ()
+
+
+TEMPLATES: dict[str, Template] = {
+    OUTDATED_INSTANCE: Template(
+        "{asset}: the asset changed (version {version}) after this scene's state was taken "
+        "from version {base_version}."
+    ),
+    STALE_IMAGE: Template("{asset}: the scene image was generated for another description or tags."),
+    UNEXPLAINED_CHANGE: Template(
+        "{asset}: changed since scene {source_scene} ({parts}) with no transformation event or reason.",
+        (
+            ("tags_added", "tags added: {tags_added}"),
+            ("tags_removed", "tags removed: {tags_removed}"),
+            ("description_changed", "description changed"),
+            ("image_changed", "image changed"),
+        ),
+    ),
+    UPSTREAM_CHANGED: Template(
+        "{asset}: scene {parent_scene} changed after this scene took its state; propagate to bring it forward."
+    ),
+    MISSING_IMAGE: Template("{asset}: no reference image for shot {shot_label}."),
+    UNCAST_INSTANCE: Template("{asset}: in scene {scene_number} but in none of its shots."),
+    # `only_before`: in the previous shot's end frame but not at this shot's start;
+    # `only_at_start`: the other way round. Both in asset order.
+    HANDOFF_MISMATCH: Template(
+        "Shot {shot_label}: {parts}.",
+        (
+            ("only_before", "{only_before} in the previous shot's end frame but not at the start"),
+            ("only_at_start", "{only_at_start} at the start but not in it"),
+        ),
+    ),
+    HANDOFF_FIRST_SHOT: Template("Shot {shot_label}: continues from a previous shot, but it is the first shot."),
+    STORY_DAY_REGRESSION: Template(
+        "Scene {scene_number}: story day {story_day} comes after story day {earlier_story_day} (a flashback?)."
+    ),
+}
+
+# Where each placeholder's value is in a row of the report's read (services.continuity.report):
+# template -> placeholder -> column.
+ROW_VALUES: dict[str, dict[str, str]] = {
+    OUTDATED_INSTANCE: {"asset": "asset", "version": "n1", "base_version": "n2"},
+    STALE_IMAGE: {"asset": "asset"},
+    UNEXPLAINED_CHANGE: {
+        "asset": "asset",
+        "source_scene": "n1",
+        "tags_added": "list1",
+        "tags_removed": "list2",
+        "description_changed": "flag1",
+        "image_changed": "flag2",
+    },
+    UPSTREAM_CHANGED: {"asset": "asset", "parent_scene": "n1"},
+    MISSING_IMAGE: {"asset": "asset", "shot_label": "shot_label"},
+    UNCAST_INSTANCE: {"asset": "asset", "scene_number": "scene_number"},
+    HANDOFF_MISMATCH: {"shot_label": "shot_label", "only_before": "list1", "only_at_start": "list2"},
+    HANDOFF_FIRST_SHOT: {"shot_label": "shot_label"},
+    STORY_DAY_REGRESSION: {"scene_number": "scene_number", "story_day": "n1", "earlier_story_day": "n2"},
+}
+
+# A code whose row flag picks another template: (column, template).
+VARIANTS: dict[str, tuple[str, str]] = {HANDOFF_MISMATCH: ("flag1", HANDOFF_FIRST_SHOT)}
+
+
+def listed(items: Sequence[str]) -> str:
+    return LIST_SEPARATOR.join(items)
+
+
+def _text(value: Any) -> str:
+    return listed(value) if isinstance(value, (list, tuple)) else str(value)
+
+
+def render(template: Template, values: Mapping[str, Any]) -> str:
+    """The template with its values (a missing list or flag is empty)."""
+    parts = PART_SEPARATOR.join(
+        part.format_map({k: _text(v) for k, v in values.items()})
+        for condition, part in template.parts
+        if values.get(condition)
+    )
+    return template.text.format_map({**{k: _text(v) for k, v in values.items()}, "parts": parts})
+
+
+def message(name: str, **values: Any) -> str:
+    return render(TEMPLATES[name], values)
 
 
 def outdated_instance_message(asset: str, version: int, base_version: int) -> str:
-    return (
-        f"{asset}: the asset changed (version {version}) after this scene's state was taken "
-        f"from version {base_version}."
-    )
+    return message(OUTDATED_INSTANCE, asset=asset, version=version, base_version=base_version)
 
 
 def stale_image_message(asset: str) -> str:
-    return f"{asset}: the scene image was generated for another description or tags."
+    return message(STALE_IMAGE, asset=asset)
 
 
 def unexplained_change_message(
@@ -101,47 +194,41 @@ def unexplained_change_message(
     description_changed: bool = False,
     image_changed: bool = False,
 ) -> str:
-    parts = []
-    if tags_added:
-        parts.append(f"tags added: {listed(tags_added)}")
-    if tags_removed:
-        parts.append(f"tags removed: {listed(tags_removed)}")
-    if description_changed:
-        parts.append("description changed")
-    if image_changed:
-        parts.append("image changed")
-    return f"{asset}: changed since scene {source_scene} ({'; '.join(parts)}) with no transformation event or reason."
+    return message(
+        UNEXPLAINED_CHANGE,
+        asset=asset,
+        source_scene=source_scene,
+        tags_added=list(tags_added),
+        tags_removed=list(tags_removed),
+        description_changed=description_changed,
+        image_changed=image_changed,
+    )
 
 
 def upstream_changed_message(asset: str, parent_scene: int) -> str:
-    return f"{asset}: scene {parent_scene} changed after this scene took its state; propagate to bring it forward."
+    return message(UPSTREAM_CHANGED, asset=asset, parent_scene=parent_scene)
 
 
 def missing_image_message(asset: str, shot_label: str) -> str:
-    return f"{asset}: no reference image for shot {shot_label}."
+    return message(MISSING_IMAGE, asset=asset, shot_label=shot_label)
 
 
 def uncast_instance_message(asset: str, scene_number: int) -> str:
-    return f"{asset}: in scene {scene_number} but in none of its shots."
+    return message(UNCAST_INSTANCE, asset=asset, scene_number=scene_number)
 
 
 def handoff_mismatch_message(shot_label: str, only_before: Sequence[str], only_at_start: Sequence[str]) -> str:
-    """`only_before`: in the previous shot's end frame but not at this shot's start;
-    `only_at_start`: the other way round. Both in asset order."""
-    parts = []
-    if only_before:
-        parts.append(f"{listed(only_before)} in the previous shot's end frame but not at the start")
-    if only_at_start:
-        parts.append(f"{listed(only_at_start)} at the start but not in it")
-    return f"Shot {shot_label}: {'; '.join(parts)}."
+    return message(HANDOFF_MISMATCH, shot_label=shot_label, only_before=list(only_before),
+                   only_at_start=list(only_at_start))
 
 
 def handoff_first_shot_message(shot_label: str) -> str:
-    return f"Shot {shot_label}: continues from a previous shot, but it is the first shot."
+    return message(HANDOFF_FIRST_SHOT, shot_label=shot_label)
 
 
 def story_day_regression_message(scene_number: int, story_day: int, earlier_story_day: int) -> str:
-    return f"Scene {scene_number}: story day {story_day} comes after story day {earlier_story_day} (a flashback?)."
+    return message(STORY_DAY_REGRESSION, scene_number=scene_number, story_day=story_day,
+                   earlier_story_day=earlier_story_day)
 
 
 # ---------------------------------------------------------------------------------------
@@ -166,47 +253,36 @@ class ContinuityWarning:
         asset order; then the code's order."""
         return (
             self.scene_number,
-            -1 if self.shot_rank is None else self.shot_rank,
-            -1 if self.instance_rank is None else self.instance_rank,
+            NO_RANK if self.shot_rank is None else self.shot_rank,
+            NO_RANK if self.instance_rank is None else self.instance_rank,
             CODE_RANK[self.code],
         )
+
+
+# The rank of "no shot" / "no instance": before every position (ranks start at 1).
+NO_RANK = -1
 
 
 def in_report_order(warnings: Sequence[ContinuityWarning]) -> list[ContinuityWarning]:
     return sorted(warnings, key=ContinuityWarning.sort_key)
 
 
+def template_of(row: Any) -> str:
+    """Which template a row of the report's read takes."""
+    code = row["code"]
+    if code not in TEMPLATES:
+        raise ValueError(f"unknown continuity warning code {code!r}")
+    variant = VARIANTS.get(code)
+    if variant is not None and row[variant[0]]:
+        return variant[1]
+    return str(code)
+
+
 def message_of(row: Any) -> str:
     """A warning's message from one row of the report's read (services.continuity.report): a mapping of
     its columns."""
-    code = row["code"]
-    asset = row["asset"]
-    if code == OUTDATED_INSTANCE:
-        return outdated_instance_message(asset, row["n1"], row["n2"])
-    if code == STALE_IMAGE:
-        return stale_image_message(asset)
-    if code == UNEXPLAINED_CHANGE:
-        return unexplained_change_message(
-            asset,
-            row["n1"],
-            tags_added=row["list1"] or (),
-            tags_removed=row["list2"] or (),
-            description_changed=bool(row["flag1"]),
-            image_changed=bool(row["flag2"]),
-        )
-    if code == UPSTREAM_CHANGED:
-        return upstream_changed_message(asset, row["n1"])
-    if code == MISSING_IMAGE:
-        return missing_image_message(asset, row["shot_label"])
-    if code == UNCAST_INSTANCE:
-        return uncast_instance_message(asset, row["scene_number"])
-    if code == HANDOFF_MISMATCH:
-        if row["flag1"]:
-            return handoff_first_shot_message(row["shot_label"])
-        return handoff_mismatch_message(row["shot_label"], row["list1"] or (), row["list2"] or ())
-    if code == STORY_DAY_REGRESSION:
-        return story_day_regression_message(row["scene_number"], row["n1"], row["n2"])
-    raise ValueError(f"unknown continuity warning code {code!r}")
+    name = template_of(row)
+    return render(TEMPLATES[name], {key: row[column] for key, column in ROW_VALUES[name].items()})
 
 
 # ---------------------------------------------------------------------------------------
