@@ -3,7 +3,7 @@
 Frontends build inputs from forms and send `null` for an empty field. In a create input and
 for an optional argument `null` means the same as leaving the field out (`optional`). In an
 update input `null` clears a field that may be empty and is refused for one that must hold a
-value; update inputs keep the difference with `given` (or the services' OMITTED marker)."""
+value; update inputs keep the difference with `changes_of` (or the services' OMITTED marker)."""
 
 from __future__ import annotations
 
@@ -21,12 +21,6 @@ def optional(value: T | Any | None) -> T | None:
     if value is strawberry.UNSET:
         return None
     return value
-
-
-def given(changes: dict[str, Any], column: str, value: Any) -> None:
-    """Records an update input's field only when the client sent it (null included)."""
-    if value is not strawberry.UNSET:
-        changes[column] = value
 
 
 def _column_value(value: Any) -> Any:

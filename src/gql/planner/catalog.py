@@ -42,10 +42,6 @@ from services.revisions import history
 DATETIME = "to_char({col} at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')"
 
 
-def datetime_of(column: str) -> str:
-    return DATETIME.format(col="{t}." + column)
-
-
 @dataclass(frozen=True)
 class Column:
     """A leaf: an SQL expression over the row."""
