@@ -112,8 +112,8 @@ async def test_moving_scene_1_to_position_3_renumbers_and_relinks_without_changi
     assert instance_of(after, 3, "Mara")["inheritedFrom"]["id"] == instance_of(after, 2, "Mara")["id"]  # type: ignore[index]
     assert states(after) == states(before)
     assert [s["stageLocks"] for s in after] == [s["stageLocks"] for s in before]  # nothing outdated
-    # claims, branch lock, count, instance locks, move, repair, scenes in order
-    assert took == 7
+    # claims, branch lock, count, relink (in the new order), move, scenes in order
+    assert took == 6
 
 
 async def test_move_scene_statement_count_does_not_grow_with_the_branch(alice: Client, statements: Any) -> None:
@@ -129,8 +129,8 @@ async def test_move_scene_statement_count_does_not_grow_with_the_branch(alice: C
         await alice.data(MOVE, {"id": film.scenes[1], "n": size})
         counts.append(statements.take())
         assert_chains_follow_the_story(await scenes_of(alice, film.branch_id))
-    # claims, branch lock, count, instance locks, move, repair, scenes in order
-    assert counts == [7, 7]
+    # claims, branch lock, count, relink (in the new order), move, scenes in order
+    assert counts == [6, 6]
 
 
 async def test_deleting_a_middle_scene_relinks_its_successor_to_its_predecessor(alice: Client) -> None:

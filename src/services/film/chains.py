@@ -16,7 +16,8 @@ take a key-share lock and are not held up.
 
 Lock order, so that no two writers wait on each other in a circle: branch, then instance rows,
 then scene rows. Instance writers elsewhere lock their instance and then the scene row they
-invalidate; so moveScene and deleteScene lock the branch's instances before touching scenes.
+invalidate; so deleteScene locks the branch's instances before touching scenes, and moveScene
+relinks its chains (which locks the instances it relinks) before it shifts the scenes.
 """
 
 from __future__ import annotations

@@ -70,11 +70,9 @@ _DELETE_SCENE = text("delete from scenes where id = :id returning id")
 
 _SCENE_COUNT = text("select count(*) from scenes where branch_id = :branch_id")
 
-# Renumbers the branch 1..n in its current order and moves the scene to `to` in one statement:
-# the unique (branch_id, scene_number) constraint is deferrable, so it is checked once, at the
-# statement's end, not row by row halfway through the shift.
-_MOVE_SCENE = text(
-    """
+# The branch renumbered 1..n in its current order with the scene moved to `to`: each scene's
+# new number.
+_NEW_ORDER = """
     with ordered as (
         select s.id, s.scene_number, row_number() over (order by s.scene_number) as n
           from scenes s
@@ -87,6 +85,34 @@ _MOVE_SCENE = text(
                     when m.n > :to and o.n >= :to and o.n < m.n then o.n + 1
                     else o.n end as new_number
           from ordered o, moved m)
+"""
+
+# The chain repair of a move (docs/editing.md, Chain repair), run before the shift, in the
+# order the shift will give. Only the moved scene's assets can relink: the other scenes keep
+# their order among themselves, so an asset the moved scene lacks keeps every link. The update
+# locks just the instances it relinks, and it runs before any scene row is written, so the lock
+# order of services.film.chains (instances, then scenes) holds without locking the whole branch.
+_RELINK_FOR_MOVE = text(
+    _NEW_ORDER
+    + """,
+    links as (
+        select i.id, lag(i.id) over (partition by i.project_asset_id order by t.new_number) as parent
+          from scene_asset_instances i
+          join target t on t.id = i.scene_id
+         where i.project_asset_id in (select m.project_asset_id from scene_asset_instances m
+                                       where m.scene_id = :id))
+    update scene_asset_instances i
+       set inherited_from_instance_id = l.parent, linked_at = clock_timestamp()
+      from links l
+     where i.id = l.id and i.inherited_from_instance_id is distinct from l.parent
+    """
+)
+
+# The shift itself, in one statement: the unique (branch_id, scene_number) constraint is
+# deferrable, so it is checked once, at the statement's end, not row by row halfway through.
+_MOVE_SCENE = text(
+    _NEW_ORDER
+    + """
     update scenes s set scene_number = t.new_number
       from target t
      where s.id = t.id and s.scene_number <> t.new_number
@@ -233,7 +259,8 @@ async def delete_scene(db: Database, uid: str, scene_id: uuid.UUID) -> uuid.UUID
 
 async def move_scene(db: Database, uid: str, scene_id: uuid.UUID, scene_number: int) -> list[SceneRow]:
     """The branch's scenes renumbered 1..n, the scene at `scene_number`, those between shifted by
-    one, chains repaired; returns the branch's scenes in order. A constant number of statements."""
+    one, chains repaired (relinked first, in the new order); returns the branch's scenes in
+    order. A constant number of statements."""
     validation.positive("sceneNumber", scene_number)
 
     async def work(conn: AsyncConnection) -> list[SceneRow]:
@@ -241,9 +268,9 @@ async def move_scene(db: Database, uid: str, scene_id: uuid.UUID, scene_number: 
         count = (await conn.execute(_SCENE_COUNT, {"branch_id": branch["id"]})).scalar_one()
         if scene_number > count:
             raise BadUserInput(f"sceneNumber: the branch has {count} scenes, so {scene_number} is past its end")
-        await lock_instances(conn, branch["id"])
-        await conn.execute(_MOVE_SCENE, {"branch_id": branch["id"], "id": scene_id, "to": scene_number})
-        await repair_chains(conn, branch["id"])
+        params = {"branch_id": branch["id"], "id": scene_id, "to": scene_number}
+        await conn.execute(_RELINK_FOR_MOVE, params)
+        await conn.execute(_MOVE_SCENE, params)
         return all_rows(await conn.execute(_SCENES_OF_BRANCH, {"branch_id": branch["id"]}), SceneRow)
 
     return await db.retrying(uid, work)
