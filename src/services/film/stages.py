@@ -31,24 +31,28 @@ _SET_STATUS = text(
 # Locked stages 9-12 become outdated; other statuses stay. Touches only scenes that have one,
 # locked in id order: two units of work outdating overlapping sets of scenes (propagations
 # down chains through the same scenes) wait for each other instead of deadlocking.
-_INVALIDATE = text(
-    """
+def outdating(scene_ids: str) -> str:
+    """The update that outdates the locked stages 9-12 of the scenes `scene_ids` (an SQL array
+    expression), for use as a statement or as a data-modifying CTE of one."""
+    return f"""
     update scenes s
        set stage_locks = (
            select jsonb_object_agg(
                e.key,
                case when e.key in ('9', '10', '11', '12') and e.value ->> 'status' = 'locked'
-                    then jsonb_set(e.value, '{status}', '"outdated"') else e.value end)
+                    then jsonb_set(e.value, '{{status}}', '"outdated"') else e.value end)
              from jsonb_each(s.stage_locks) e)
       from (select o.id from scenes o
-             where o.id = any(cast(:ids as uuid[]))
+             where o.id = any({scene_ids})
                and exists (select 1 from jsonb_each(o.stage_locks) e
                             where e.key in ('9', '10', '11', '12') and e.value ->> 'status' = 'locked')
              order by o.id
                for update) ordered
      where s.id = ordered.id
     """
-)
+
+
+_INVALIDATE = text(outdating("cast(:ids as uuid[])"))
 
 
 async def set_scene_stage_status(db: Database, uid: str, scene_id: uuid.UUID, stage: int, status: str) -> SceneRow:

@@ -23,7 +23,7 @@ from services.core.errors import BadUserInput, Conflict, not_found
 from services.db.database import Database
 from services.db.predicates import asset_order, owned
 from services.db.rows import InstanceRow, Json, RevisionKind, RevisionRow, all_rows, first_row, one_row
-from services.film.stages import invalidate_frames
+from services.film.stages import invalidate_frames, outdating
 
 KINDS: tuple[RevisionKind, ...] = (
     "bootstrapped", "inherited", "created", "forked", "updated", "resynced", "image_generated",
@@ -310,11 +310,17 @@ def inherited_state(parent: str, asset: str) -> str:
                case when {p}.carry_forward then {p}.base_image_key_url else {a}.image_key_url end"""
 
 
+# The scenes of the rows _PROPAGATE writes where the change shows (description, image or tags).
+_SHOWN_IN = "array(select p.scene_id from planned p where p.visible and p.differs and not p.stopped and not :dry_run)"
+
 # Top down: each descendant's new state is what the inheritance rule gives from its parent's
 # *new* state (carry_forward true copies the parent's base, override, image and own-flag,
 # tags and effective description; false resets to the asset now; carry_forward becomes the
 # parent's). An edited descendant is reached (listed as stopped) but not descended into.
-# Then one update of those whose state differs, and every visited row with its role.
+# Then one update of those whose state differs, the locked stages 9-12 of the scenes where an
+# update shows (description, image or tags) outdated in the same statement (the line's instances
+# are locked already, so the lock order instances-then-scenes holds), and every visited row with
+# its role.
 _PROPAGATE = text(
     f"""
     with recursive root as (
@@ -337,7 +343,7 @@ _PROPAGATE = text(
          where not w.stopped and c.id <> all(w.path)
     ),
     planned as (
-        select w.*,
+        select w.*, c.scene_id,
                (c.description_override is distinct from w.description_override
                 or c.effective_description is distinct from w.effective_description
                 or c.status_tags is distinct from w.status_tags
@@ -367,6 +373,7 @@ _PROPAGATE = text(
          where i.id = p.id and not p.stopped and p.differs and not :dry_run
         returning i.*
     ),
+    outdated as ({outdating(_SHOWN_IN)}),
     answer as (
         select 'updated' as role, x.* from written x
         union all
@@ -379,11 +386,10 @@ _PROPAGATE = text(
         union all
         select 'root', r.* from root r
     )
-    select x.*, coalesce(p.visible, false) as changes_frames
+    select x.*
       from answer x
       join scenes s on s.id = x.scene_id
       join project_assets a on a.id = x.project_asset_id
-      left join planned p on p.id = x.id
      order by s.scene_number, {asset_order("a")}
     """
 )
@@ -394,7 +400,6 @@ class Propagated(InstanceRow):
     """An instance of the propagated line: its row (as written, or as it stays) and its part."""
 
     role: Literal["root", "updated", "unchanged", "stopped"]
-    changes_frames: bool
 
 
 @dataclass(frozen=True)
@@ -418,8 +423,6 @@ async def propagate_scene_asset_instance(
             if not any(r["role"] == "root" for r in rows):
                 raise not_found("scene asset instance", instance_id)
             updated = [r for r in rows if r["role"] == "updated"]
-            if not dry_run:
-                await invalidate_frames(conn, [r["scene_id"] for r in updated if r["changes_frames"]])
             return Propagation(
                 dry_run=dry_run,
                 updated=updated,
