@@ -156,13 +156,13 @@ with shifted as (
     update scenes s set scene_number = case when s.id = $1::uuid then $2::int else s.scene_number - 1 end
      where s.branch_id = (select branch_id from scenes where id = $1::uuid)),
 links as (
-    select i.id,
+    select i.id, i.inherited_from_instance_id as linked,
            lag(i.id) over (partition by i.project_asset_id
                            order by case when s.id = $1::uuid then $2::int else s.scene_number - 1 end) as parent
       from scene_asset_instances i join scenes s on s.id = i.scene_id
      where i.project_asset_id in (select project_asset_id from scene_asset_instances where scene_id = $1::uuid))
 update scene_asset_instances i set inherited_from_instance_id = l.parent, linked_at = clock_timestamp()
-  from links l where i.id = l.id and i.inherited_from_instance_id is distinct from l.parent
+  from links l where l.linked is distinct from l.parent and i.id = l.id
 """
 # Scene $1 back to the front, then chains repaired, so each repetition starts from the same film.
 MOVE_RESET = (

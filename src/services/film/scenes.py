@@ -92,11 +92,13 @@ _NEW_ORDER = """
 # their order among themselves, so an asset the moved scene lacks keeps every link. The update
 # locks just the instances it relinks, and it runs before any scene row is written, so the lock
 # order of services.film.chains (instances, then scenes) holds without locking the whole branch.
+# The links that differ are picked before the join, so only those rows are looked up again.
 _RELINK_FOR_MOVE = text(
     _NEW_ORDER
     + """,
     links as (
-        select i.id, lag(i.id) over (partition by i.project_asset_id order by t.new_number) as parent
+        select i.id, i.inherited_from_instance_id as linked,
+               lag(i.id) over (partition by i.project_asset_id order by t.new_number) as parent
           from scene_asset_instances i
           join target t on t.id = i.scene_id
          where i.project_asset_id in (select m.project_asset_id from scene_asset_instances m
@@ -104,7 +106,8 @@ _RELINK_FOR_MOVE = text(
     update scene_asset_instances i
        set inherited_from_instance_id = l.parent, linked_at = clock_timestamp()
       from links l
-     where i.id = l.id and i.inherited_from_instance_id is distinct from l.parent
+     where l.linked is distinct from l.parent
+       and i.id = l.id and i.inherited_from_instance_id is distinct from l.parent
     """
 )
 
