@@ -13,6 +13,7 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import text
 
 from bench.film import BenchFilm, standard_film
 from tests.support import Client
@@ -610,3 +611,70 @@ async def test_a_get_request_and_the_graphql_response_media_type_answer_alike(
         assert answers[0] == answers[1] == answers[2]
         assert answers[0][2]["data"]["scene"]["sceneNumber"] == 2
     assert fast.take() == 2
+
+
+# -- chains ------------------------------------------------------------------------------------
+CHAINS = """query($id: UUID!) {
+  branch(id: $id) { scenes { sceneNumber assetInstances { id chain { id scene { sceneNumber } } } } }
+}"""
+# Chains under other parents: an asset's instances, nested in a chain, under a to-one, from a
+# root instance (each its own document: together they pass the cost limit).
+OTHER_CHAINS = [
+    ("branch", "query($id: UUID!) { branch(id: $id) { assets { name sceneInstances { id c: chain { effectiveDescription } } } } }"),
+    ("scene", "query($id: UUID!) { scene(id: $id) { assetInstances { chain { id chain { id scene { id } } } } } }"),
+    ("scene", "query($id: UUID!) { scene(id: $id) { shots { assetAssignments { sceneAssetInstance { chain { id } } } } } }"),
+    ("instance", "query($id: UUID!) { sceneAssetInstance(id: $id) { chain { id inheritedFrom { id } } } }"),
+]
+
+
+async def test_chains_under_every_parent_answer_alike_in_one_statement(
+    film: BenchFilm, alice: Client, statements: Any, fast: FastCount
+) -> None:
+    # A branch's instances' chains are walked at once: still root first, one statement.
+    body = await alike(alice, CHAINS, {"id": film.branch_id})
+    assert "errors" not in body, body
+    scenes = body["data"]["branch"]["scenes"]
+    for scene in scenes:
+        for instance in scene["assetInstances"]:
+            chain = instance["chain"]
+            # Root first, ending at the instance itself, one link per earlier scene.
+            assert chain[-1]["id"] == instance["id"]
+            numbers = [link["scene"]["sceneNumber"] for link in chain]
+            assert numbers == sorted(numbers) and numbers[-1] == scene["sceneNumber"]
+    assert max(len(i["chain"]) for i in scenes[-1]["assetInstances"]) > 2
+    fast.take()
+    statements.take()
+    await post(alice, CHAINS, {"id": film.branch_id}, planner=True)
+    assert statements.take() == 2
+    assert fast.take() == 1
+    ids = {"branch": film.branch_id, "scene": film.scenes[2], "instance": film.extra["instance"]}
+    for root, query in OTHER_CHAINS:
+        other = await alike(alice, query, {"id": ids[root]})
+        assert "errors" not in other and "[]" not in json.dumps(other), other
+        statements.take()
+        await post(alice, query, {"id": ids[root]}, planner=True)
+        assert statements.take() == 2
+
+
+async def test_a_cycle_in_a_chain_ends_the_walk_alike_on_all_three_paths(
+    film: BenchFilm, alice: Client, server: Any
+) -> None:
+    query = """query($id: UUID!) { scene(id: $id) { assetInstances { id chain { id } } } }"""
+    before = await alike(alice, query, {"id": film.scenes[2]})
+    instance = max(before["data"]["scene"]["assetInstances"], key=lambda i: len(i["chain"]))
+    root, last = instance["chain"][0]["id"], instance["id"]
+    assert root != last
+    link = "update scene_asset_instances set inherited_from_instance_id = :p where id = :i"
+    async with server.state.db.transaction(alice.user_id) as conn:
+        await conn.execute(text(link), {"p": uuid.UUID(last), "i": uuid.UUID(root)})
+    try:
+        cycled = await alike(alice, query, {"id": film.scenes[2]})
+        for other in cycled["data"]["scene"]["assetInstances"]:
+            ids = [link["id"] for link in other["chain"]]
+            assert len(ids) == len(set(ids)) and ids[-1] == other["id"]
+        chain = next(i for i in cycled["data"]["scene"]["assetInstances"] if i["id"] == last)["chain"]
+        # The walk stops where it would meet the instance again: the new root is its parent.
+        assert chain[-1]["id"] == last and len(chain) == len(instance["chain"])
+    finally:
+        async with server.state.db.transaction(alice.user_id) as conn:
+            await conn.execute(text(link), {"p": None, "i": uuid.UUID(root)})

@@ -79,6 +79,9 @@ class Relation:
     # Rows the source inner-joins by key, as (row, key column, alias): a to-one by that key
     # reads them instead of joining the table again.
     joined: tuple[tuple[str, str, str], ...] = ()
+    # The rows are the parent instance's chain (root first): where the compiler knows every
+    # row the parent can be in the statement, it walks all their chains at once instead.
+    chain: bool = False
     arguments: tuple[tuple[str, Callable[[Any], Any]], ...] = ()
 
 
@@ -92,8 +95,10 @@ def _to_one(target: str, table: str, fk: str) -> Relation:
 ASSET_ORDER = asset_order("{c}_a")
 
 # Root first: the loaders' chain walk (chain_of_instance), from one parent row; each link's row
-# comes with the walk (no lookup per link: -60% shared buffers on continuity_page).
-CHAIN_SOURCE = f"""from (with recursive {chain_walk("{p}", rows=True)}
+# comes with the walk (no lookup per link: -60% shared buffers on continuity_page). This
+# correlated walk is the fallback: under a list the compiler walks every chain of the list in
+# one walk (`Relation.chain`, gql.planner.compile).
+CHAIN_SOURCE = f"""from (with recursive {chain_walk("r0.id = {p}.id", rows=True)}
       select depth, r from walk) {{c}}_w
   cross join lateral (select ({{c}}_w.r).*) {{c}}"""
 
@@ -379,7 +384,7 @@ FIELDS: dict[str, dict[str, Field]] = {
         "inheritedFrom": _to_one(
             "SceneAssetInstance", "scene_asset_instances", "inherited_from_instance_id"
         ),
-        "chain": Relation("SceneAssetInstance", True, CHAIN_SOURCE, "{c}_w.depth desc"),
+        "chain": Relation("SceneAssetInstance", True, CHAIN_SOURCE, "{c}_w.depth desc", chain=True),
         "revisions": INSTANCE_REVISIONS,
         "shotAssignments": Relation(
             "ShotAssetAssignment", True,

@@ -16,6 +16,7 @@ from graphql import GraphQLField, GraphQLObjectType, get_named_type, is_non_null
 
 from gql.planner.catalog import BY_ID_LOADER, FIELDS, TABLES, Column, Field, Relation, Root, plain_field
 from gql.relations import RelationName
+from services.db.predicates import chain_walk
 
 # json_build_object takes at most 100 arguments: 50 keys. A wider selection is left to the loaders.
 MAX_KEYS = 50
@@ -73,6 +74,12 @@ class Compiler:
         self._arguments: list[Argument] = []
         # (row alias, key column) -> alias of the row a relation's source already joins on it.
         self._joined: dict[tuple[str, str], str] = {}
+        # Row alias -> a query of every row it can be in this statement (`select {alias}.* ...`),
+        # for the lists whose rows are known that way: a chain under one is walked for all of
+        # them at once (`_chains`).
+        self._scopes: dict[str, str] = {}
+        # Common table expressions of the whole statement (the set-based chain walks).
+        self._ctes: list[str] = []
 
     def _alias(self) -> str:
         self._aliases += 1
@@ -81,17 +88,19 @@ class Compiler:
     def root(self, root: Root, gtype: GraphQLObjectType, details: Any) -> Plan:
         table = TABLES[root.target].name
         joins: list[str] = []
-        obj, shape = self._object(gtype, details, "t0", joins)
         where = root.where.format(t="t0")
+        self._scopes["t0"] = f"select t0.* from {table} t0 where {where}"
+        obj, shape = self._object(gtype, details, "t0", joins)
         joined = "".join(joins)
+        with_ = f"with recursive {', '.join(self._ctes)} " if self._ctes else ""
         if root.many:
             order = (root.order or "t0.id").format(t="t0")
             sql = (
-                f"select coalesce(json_agg({obj} order by {order}), '[]'::json)::text"
+                f"{with_}select coalesce(json_agg({obj} order by {order}), '[]'::json)::text"
                 f" from {table} t0{joined} where {where}"
             )
         else:
-            sql = f"select ({obj})::text from {table} t0{joined} where {where}"
+            sql = f"{with_}select ({obj})::text from {table} t0{joined} where {where}"
         return Plan(sql=sql, shape=shape or None, arguments=tuple(self._arguments))
 
     def _object(
@@ -171,6 +180,8 @@ class Compiler:
         if not spec.source:
             # Made of the parent's own row.
             return self._object(target, details, p, joins)
+        if spec.chain and p in self._scopes:
+            return self._chains(spec, target, details, p, joins)
         if spec.fk is not None and (p, spec.fk) in self._joined:
             # The parent's source joins this row already (an inner join on the same key).
             return self._object(target, details, self._joined[(p, spec.fk)], joins)
@@ -181,15 +192,45 @@ class Compiler:
             return f"(case when {c}.id is null then null else {obj} end)", shape
         for owner, key, alias in spec.joined:
             self._joined[(owner.format(c=c), key)] = alias.format(c=c)
+        source = spec.source.format(p=p, c=c, **binds)
+        if spec.many and p in self._scopes and not (binds or spec.with_ or spec.chain or "{p}_" in spec.source):
+            # Every row of this list in the statement: the list's source over every parent row.
+            self._scopes[c] = (
+                f"select {c}.* from ({self._scopes[p]}) {p} cross join lateral (select {c}.* {source}) {c}"
+            )
         inner: list[str] = []
         obj, shape = self._object(target, details, c, inner, spec.fields)
-        source = _with_joins(spec.source.format(p=p, c=c, **binds), "".join(inner))
+        source = _with_joins(source, "".join(inner))
         order = spec.order.format(c=c) if spec.order else None
         ordered = f" order by {order}" if order else ""
         with_ = f"with {spec.with_.format(p=p, c=c)} " if spec.with_ else ""
         if spec.many:
             return f"({with_}select coalesce(json_agg({obj}{ordered}), '[]'::json) {source})", shape
         return f"({with_}select {obj} {source}{ordered} limit 1)", shape
+
+
+    def _chains(
+        self, spec: Relation, target: GraphQLObjectType, details: Any, p: str, joins: list[str]
+    ) -> tuple[str, Shape]:
+        """The chains of every row `p` can be in the statement, walked at once (one recursive
+        walk and one grouping, as statement-level CTEs hash-joined to the list reading `p`),
+        instead of one correlated walk per row. Same rows and order as CHAIN_SOURCE: the walk
+        of services.db.predicates, root first."""
+        c = self._alias()
+        inner: list[str] = []
+        obj, shape = self._object(target, details, c, inner, spec.fields)
+        seed = f"r0.id in (select {p}.id from ({self._scopes[p]}) {p})"
+        # The walk carries ids only and the links' rows are joined once afterwards: carrying
+        # whole rows through a walk of every chain spills it to disk (docs/benchmark.md).
+        self._ctes.append(chain_walk(seed, name=f"{c}_walk"))
+        self._ctes.append(
+            f"{c}_chains as materialized (select {c}_w.start_id,"
+            f" json_agg({obj} order by {c}_w.depth desc) as chain"
+            f" from {c}_walk {c}_w join scene_asset_instances {c} on {c}.id = {c}_w.id{''.join(inner)}"
+            f" group by {c}_w.start_id)"
+        )
+        joins.append(f" left join {c}_chains {c}_j on {c}_j.start_id = {p}.id")
+        return f"coalesce({c}_j.chain, '[]'::json)", shape
 
 
 def _binds_arguments(spec: Any, field_def: GraphQLField) -> bool:

@@ -80,31 +80,25 @@ def frame_job_order(job: str) -> str:
     return f"{job}.created_at desc, {job}.id desc"
 
 
-def chain_walk(start: str, where: str | None = None, *, rows: bool = False) -> str:
-    """The recursive CTE `walk (start_id, id, parent_id, depth, path)` from instances `start`
-    up their inheritance links: depth 0 is the start, the root has the greatest depth.
+def chain_walk(seed: str, *, rows: bool = False, name: str = "walk") -> str:
+    """The recursive CTE `name (start_id, id, parent_id, depth, path[, r])` from the
+    scene_asset_instances `r0` matching `seed` up their inheritance links: depth 0 is the start,
+    the root has the greatest depth (root first is `order by depth desc` per `start_id`).
 
-    With `where`, the starting rows are the scene_asset_instances `start` that match it (a
-    batch of chains); without, `start` is a row of the enclosing query (one correlated walk).
-    With `rows` (a correlated walk only), `walk` also carries each instance's whole row as `r`,
-    so a reader needs no second lookup per link. Cycles and depths past MAX_CHAIN_DEPTH end the
-    walk.
+    The one walk every chain read uses, set-based: `seed` picks any number of starting rows in
+    one statement (the loaders' batch of keys, or every instance of a list the planner reads:
+    `r0.id in (select ...)`); a seed naming a row of the enclosing query (`r0.id = p.id`) makes
+    it one correlated walk. With `rows`, each link carries its whole row as `r`, so a reader
+    needs no second lookup per link. Cycles and depths past MAX_CHAIN_DEPTH end the walk.
     """
-    if rows:
-        assert where is None
-        return f"""walk (start_id, id, parent_id, depth, path, r) as (
-        select r0.id, r0.id, r0.inherited_from_instance_id, 0, array[r0.id], r0
-          from scene_asset_instances r0 where r0.id = {start}.id
+    row, link = (", r0", ", x") if rows else ("", "")
+    columns = "start_id, id, parent_id, depth, path" + (", r" if rows else "")
+    return f"""{name} ({columns}) as (
+        select r0.id, r0.id, r0.inherited_from_instance_id, 0, array[r0.id]{row}
+          from scene_asset_instances r0 where {seed}
         union all
-        select w.start_id, x.id, x.inherited_from_instance_id, w.depth + 1, w.path || x.id, x
-          from walk w join scene_asset_instances x on x.id = w.parent_id
-         where x.id <> all(w.path) and w.depth < {MAX_CHAIN_DEPTH})"""
-    source = f"\n          from scene_asset_instances {start} where {where}" if where else ""
-    return f"""walk (start_id, id, parent_id, depth, path) as (
-        select {start}.id, {start}.id, {start}.inherited_from_instance_id, 0, array[{start}.id]{source}
-        union all
-        select w.start_id, x.id, x.inherited_from_instance_id, w.depth + 1, w.path || x.id
-          from walk w join scene_asset_instances x on x.id = w.parent_id
+        select w.start_id, x.id, x.inherited_from_instance_id, w.depth + 1, w.path || x.id{link}
+          from {name} w join scene_asset_instances x on x.id = w.parent_id
          where x.id <> all(w.path) and w.depth < {MAX_CHAIN_DEPTH})"""
 
 

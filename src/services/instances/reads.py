@@ -30,7 +30,7 @@ _SQL: dict[str, str] = {
          order by s.scene_number""",
     # Root first: the walk goes up the links, guarded against cycles and bounded in depth.
     "chain_of_instance": f"""
-        with recursive {chain_walk('t', f"t.id = any({KEYS}) and {owned('t')}")}
+        with recursive {chain_walk(f"r0.id = any({KEYS}) and {owned('r0')}")}
         select w.start_id as _key, t.* from walk w
           join scene_asset_instances t on t.id = w.id
          order by w.start_id, w.depth desc""",
