@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
@@ -33,6 +32,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from gql.planner.catalog import ROOTS, Root
 from gql.planner.compile import Compiler, NotCompilable, Plan, Shape
+from services.core.config import switched_on
 from services.db.predicates import typed
 
 log = logging.getLogger("continuity.planner")
@@ -46,7 +46,7 @@ SWITCH_HEADER = "x-continuity-planner"
 
 
 def planner_enabled_by_env() -> bool:
-    return os.environ.get("CONTINUITY_PLANNER", "1").strip().lower() not in {"0", "false", "no", "off"}
+    return switched_on("CONTINUITY_PLANNER")
 
 
 class _PlanCache:

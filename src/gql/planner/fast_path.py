@@ -15,7 +15,6 @@ statements only read, so a declined request that already ran one has changed not
 
 from __future__ import annotations
 
-import os
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +39,7 @@ from gql.limits import Verdicts
 from gql.planner.catalog import ROOTS
 from gql.planner.compile import Plan
 from gql.planner.executor import SWITCH_HEADER, PlanningExecutionContext, argument_values, planner_wanted
+from services.core.config import switched_on
 
 # The size gql.schema gives Strawberry's ParserCache: the same cache, so a document is parsed once
 # whichever path answers it.
@@ -58,7 +58,7 @@ PLANNED_ONLY = "planned"
 
 
 def fast_path_enabled_by_env() -> bool:
-    return os.environ.get("CONTINUITY_FAST_PATH", "1").strip().lower() not in {"0", "false", "no", "off"}
+    return switched_on("CONTINUITY_FAST_PATH")
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,12 @@ def _flag(value: str | None) -> bool | None:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def switched_on(name: str) -> bool:
+    """A process-wide switch that is on unless the environment says `0`, `false`, `no` or `off`
+    (CONTINUITY_PLANNER, CONTINUITY_FAST_PATH: README, Configuration)."""
+    return os.environ.get(name, "1").strip().lower() not in {"0", "false", "no", "off"}
+
+
 def _default_data_dir() -> Path:
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "continuity"
