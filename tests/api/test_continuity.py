@@ -22,7 +22,7 @@ from tests.api.test_assignments import (
     entry,
 )
 from tests.api.test_image_jobs import generate, wait_completed
-from tests.support import Client
+from tests.support import Client, asyncpg_dsn
 from tests.support.film import new_film
 
 WARNING_FIELDS = "code severity message scene { sceneNumber } shot { shotLabel } sceneAssetInstance { projectAsset { name } }"
@@ -237,7 +237,7 @@ query($b: UUID!) {{ branch(id: $b) {{
 
 
 async def _bench_film(database_url: str, owner: str, scenes: int, assets: int) -> tuple[str, int]:
-    conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
+    conn = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
         async with conn.transaction():
             film = await standard_film(conn, owner, scenes=scenes, assets=assets, shots=3, title="Counted")
@@ -506,7 +506,7 @@ async def test_the_benchmark_floor_answers_the_report_exactly_as_the_server(
     third = (await alice.data(INSTANCES, {"s": scene_3}))["scene"]["assetInstances"]
     await set_instance(alice, third[0]["id"], statusTags=["asleep"], modificationReason="dozes off")
     ours = await alice.data(BENCH_QUERY, {"id": branch})
-    conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
+    conn = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
         async with conn.transaction():
             await conn.execute("select set_config('role', 'authenticated', true), "

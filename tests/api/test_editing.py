@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 
 from bench.film import standard_film
-from tests.support import Client
+from tests.support import Client, asyncpg_dsn
 from tests.support.film import Film, new_film
 
 INHERIT = "mutation($s: UUID!) { inheritSceneAssets(sceneId: $s) { instances { id projectAsset { name } } } }"
@@ -297,12 +297,8 @@ select i.project_id, i.scene_id, sh.id, i.id, 'Soaked'
 """
 
 
-def _dsn(database_url: str) -> str:
-    return database_url.replace("postgresql+asyncpg://", "postgresql://")
-
-
 async def _bench_film(database_url: str, owner: str, scenes: int, assets: int) -> Any:
-    conn = await asyncpg.connect(_dsn(database_url))
+    conn = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
         async with conn.transaction():
             film = await standard_film(conn, owner, scenes=scenes, assets=assets, shots=3, title=f"Fork {scenes}")
@@ -318,7 +314,7 @@ async def _bench_film(database_url: str, owner: str, scenes: int, assets: int) -
 
 
 async def _query(database_url: str, sql: str, *args: Any) -> list[Any]:
-    conn = await asyncpg.connect(_dsn(database_url))
+    conn = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
         return list(await conn.fetch(sql, *args))
     finally:

@@ -14,7 +14,7 @@ import httpx
 from PIL import Image
 from sqlalchemy import text
 
-from tests.support import Client
+from tests.support import Client, asyncpg_dsn
 from tests.support.film import film_with_instances
 from tests.support.subscriptions import BY_JOB, BY_PROJECT, JOB_FIELDS, WAIT, connect
 
@@ -240,8 +240,7 @@ async def _terminate_listener(server: Any, and_then: str = "", **params: Any) ->
     hub = server.state.events
     await hub.wait_connected()
     pid = hub.backend_pid
-    dsn = server.state.db.url.replace("postgresql+asyncpg://", "postgresql://", 1)
-    conn = await asyncpg.connect(dsn)
+    conn = await asyncpg.connect(asyncpg_dsn(server.state.db.url))
     try:
         async with conn.transaction():
             assert await conn.fetchval("select pg_terminate_backend($1)", pid)

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 
 from bench.film import BenchFilm, standard_film
-from tests.support import Client
+from tests.support import Client, asyncpg_dsn
 
 QUERIES = Path(__file__).resolve().parents[2] / "bench" / "queries"
 # The three paths (docs/planner.md): the fast path (the default), the planner inside graphql-core's
@@ -135,7 +135,7 @@ update branches b set forked_from_branch_id = f.id
 
 @pytest.fixture
 async def film(database_url: str, alice: Client) -> BenchFilm:
-    conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
+    conn = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
         async with conn.transaction():
             built = await standard_film(conn, str(alice.user_id), scenes=4, assets=5, shots=3)
@@ -422,7 +422,7 @@ async def test_the_stage9_floor_answers_exactly_as_the_server(film: BenchFilm, a
     """bench/floor/stage9_page.sql is the hand-written statement the benchmark compares with."""
     query = (QUERIES / "stage9_page.graphql").read_text()
     sql = (QUERIES.parent / "floor" / "stage9_page.sql").read_text().partition("\n")[2]
-    conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
+    conn = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
         for number in (1, 2, 3, 4):
             ours = await alike(alice, query, {"id": film.scenes[number]})

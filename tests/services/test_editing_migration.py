@@ -9,7 +9,7 @@ import asyncpg
 
 from bench.film import standard_film
 from services.db import migrations
-from tests.support import create_database, drop_database, run_sync
+from tests.support import asyncpg_dsn, create_database, drop_database, run_sync
 
 OWNER = str(uuid.uuid4())
 
@@ -38,7 +38,7 @@ delete from scene_asset_instances i using scenes s, project_assets a
 
 def test_0006_repairs_every_branch_once_and_goes_back_down(pg_server: str) -> None:
     url = create_database(pg_server, "continuity_editing_migration")
-    dsn = url.replace("postgresql+asyncpg://", "postgresql://")
+    dsn = asyncpg_dsn(url)
 
     async def prepare() -> None:
         conn = await asyncpg.connect(dsn)

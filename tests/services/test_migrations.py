@@ -6,14 +6,14 @@ import asyncpg
 
 from services.db import migrations
 from services.db.tables import metadata
-from tests.support import create_database, drop_database, run_sync
+from tests.support import asyncpg_dsn, create_database, drop_database, run_sync
 
 TABLES = set(metadata.tables)
 
 
 def _inventory(url: str) -> dict[str, object]:
     async def read() -> dict[str, object]:
-        conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+        conn = await asyncpg.connect(asyncpg_dsn(url))
         try:
             tables = {r["tablename"] for r in await conn.fetch("select tablename from pg_tables where schemaname = 'public'")}
             rls = {r["relname"] for r in await conn.fetch(
@@ -51,7 +51,7 @@ def test_upgrade_downgrade_upgrade_round_trip(pg_server: str) -> None:
 def test_migrations_keep_an_existing_auth_uid(pg_server: str) -> None:
     """On Supabase auth.uid() exists already: the migrations use it and leave it in place."""
     url = create_database(pg_server, "continuity_supabase")
-    dsn = url.replace("postgresql+asyncpg://", "postgresql://")
+    dsn = asyncpg_dsn(url)
 
     async def prepare() -> None:
         conn = await asyncpg.connect(dsn)

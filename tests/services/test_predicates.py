@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncpg
 
 from services.db.predicates import asset_name_order, asset_order, shot_order
-from tests.support import run_sync
+from tests.support import asyncpg_dsn, run_sync
 
 
 def _ordered(database_url: str, rows: str, columns: str, order: str) -> list[str]:
     async def read() -> list[str]:
-        conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
+        conn = await asyncpg.connect(asyncpg_dsn(database_url))
         try:
             found = await conn.fetch(f"select t.label from (values {rows}) t(label, {columns}) order by {order}")
             return [r["label"] for r in found]

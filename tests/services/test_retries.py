@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from services.db.database import Database, retried
+from tests.support import asyncpg_dsn
 
 
 @pytest.fixture
@@ -21,7 +22,7 @@ async def db(database_url: str) -> AsyncIterator[Database]:
 
 @pytest.fixture
 async def other(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
+    conn = await asyncpg.connect(asyncpg_dsn(database_url))
     await conn.execute("create table retry_probe (id int primary key, n int not null); insert into retry_probe values (1, 0)")
     yield conn
     await conn.execute("drop table retry_probe")

@@ -8,7 +8,7 @@ from typing import Any
 import asyncpg
 
 from services.db import migrations
-from tests.support import create_database, drop_database, run_sync
+from tests.support import asyncpg_dsn, create_database, drop_database, run_sync
 
 FILM = """
 with p as (insert into projects (user_id, title) values (gen_random_uuid(), 'Before') returning id),
@@ -38,7 +38,7 @@ select a.name, i.edited, i.updated_at, r.number, r.kind, r.actor_user_id, r.befo
 
 def _run(url: str, sql: str) -> list[Any]:
     async def go() -> list[Any]:
-        conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+        conn = await asyncpg.connect(asyncpg_dsn(url))
         try:
             return list(await conn.fetch(sql))
         finally:

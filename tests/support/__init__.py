@@ -42,7 +42,8 @@ def server_url() -> str:
     return embedded.start(data_dir)
 
 
-def _asyncpg_dsn(url: str) -> str:
+def asyncpg_dsn(url: str) -> str:
+    """The same URL as asyncpg takes it (no SQLAlchemy driver name)."""
     return url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
@@ -57,7 +58,7 @@ def create_database(url: str, prefix: str = "continuity_test") -> str:
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
 
     async def create() -> None:
-        conn = await asyncpg.connect(_asyncpg_dsn(url))
+        conn = await asyncpg.connect(asyncpg_dsn(url))
         try:
             await conn.execute(f'create database "{name}"')
         finally:
@@ -73,7 +74,7 @@ def drop_database(server: str, url: str) -> None:
     name = make_url(url).database
 
     async def drop() -> None:
-        conn = await asyncpg.connect(_asyncpg_dsn(server))
+        conn = await asyncpg.connect(asyncpg_dsn(server))
         try:
             await conn.execute(f'drop database if exists "{name}" with (force)')
         finally:

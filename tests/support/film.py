@@ -8,7 +8,7 @@ from typing import Any
 import asyncpg
 
 from bench.film import BenchFilm, standard_film
-from tests.support import Client
+from tests.support import Client, asyncpg_dsn
 
 CREATE_PROJECT = "mutation($t: String!) { createProject(input: {title: $t}) { id activeBranch { id } } }"
 CREATE_ASSET = """
@@ -100,7 +100,7 @@ async def bulk_film(
     standard film, bench/film.py: every scene one instance per asset, chained to the prior
     scene's; every instance on every shot): for tests about what reads or writes cost at a size,
     not about how the film was built (a few statements instead of a request per scene and shot)."""
-    conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://", 1))
+    conn = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
         async with conn.transaction():
             return await standard_film(conn, owner, scenes=scenes, assets=assets, shots=shots, title=title)
