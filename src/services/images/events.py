@@ -236,7 +236,8 @@ class JobEvents:
     async def start(self, wait_seconds: float = 10.0) -> None:
         self._task = asyncio.create_task(self._listen_forever(), name="continuity-job-events")
         try:
-            await asyncio.wait_for(self._connected.wait(), wait_seconds)
+            async with asyncio.timeout(wait_seconds):
+                await self._connected.wait()
         except TimeoutError:
             log.warning("job events: no listening connection yet; still trying")
 
@@ -254,7 +255,8 @@ class JobEvents:
         """Whether the hub has read its starting position (within `seconds`)."""
         if self.position is None:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._connected.wait(), seconds)
+                async with asyncio.timeout(seconds):
+                    await self._connected.wait()
         return self.position is not None
 
     @contextlib.contextmanager
@@ -321,13 +323,18 @@ class JobEvents:
                 pending_delay = 0.02
                 while not lost.is_set():
                     self._wake.clear()
-                    pending = await asyncio.wait_for(self._read(conn), self._keepalive * 2)
+                    # asyncio.timeout, never wait_for, in this loop: Python 3.11's wait_for
+                    # drops a cancellation that lands as the awaited call finishes, and the
+                    # hub would then never stop (docs/images.md, on SIGTERM).
+                    async with asyncio.timeout(self._keepalive * 2):
+                        pending = await self._read(conn)
                     # Committed events behind an older open transaction: look again soon, since
                     # that transaction may announce nothing when it ends.
                     wait = min(pending_delay, self._keepalive) if pending else self._keepalive
                     pending_delay = min(pending_delay * 2, 1.0) if pending else 0.02
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(_first(self._wake, lost), wait)
+                        async with asyncio.timeout(wait):
+                            await _first(self._wake, lost)
                 log.warning("job events: the listening connection closed; reconnecting")
             except asyncio.CancelledError:
                 raise

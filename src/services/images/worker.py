@@ -136,7 +136,8 @@ class ImageWorker:
                 continue
             if job is None:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), wait)
+                    async with asyncio.timeout(wait):
+                        await self._wake.wait()
                 continue
             await self._process(job)
 
@@ -161,7 +162,8 @@ class ImageWorker:
             generation = asyncio.ensure_future(self.provider.generate(request))
             heartbeat = asyncio.create_task(self._keep_lease(job_id, generation))
             try:
-                data = await asyncio.wait_for(generation, self.timeout_seconds)
+                async with asyncio.timeout(self.timeout_seconds):
+                    data = await generation
             except asyncio.CancelledError:
                 current = asyncio.current_task()
                 if current is not None and current.cancelling():
