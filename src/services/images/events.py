@@ -350,7 +350,8 @@ class JobEvents:
 
 
 async def _first(*events: asyncio.Event) -> None:
-    waits = [asyncio.create_task(e.wait()) for e in events]
+    # Named as the hub's own: they come and go with each read (tests count tasks without them).
+    waits = [asyncio.create_task(e.wait(), name=f"{APPLICATION_NAME}-wait") for e in events]
     try:
         await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
     finally:
