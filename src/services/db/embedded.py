@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 from pathlib import Path
@@ -33,7 +34,12 @@ def start(data_dir: Path) -> str:
 
     pgdata = data_dir / "pg"
     pgdata.mkdir(parents=True, exist_ok=True)
-    _drop_stale_handles(pgdata)
-    server = pgserver.get_server(pgdata, cleanup_mode="stop")
+    # Processes may start together (a server and a worker, or parallel test workers): the
+    # holders' list is read and rewritten by one at a time, or a live holder could be dropped
+    # and the server stopped under it.
+    with (data_dir / ".start.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _drop_stale_handles(pgdata)
+        server = pgserver.get_server(pgdata, cleanup_mode="stop")
     uri = server.get_uri()
     return uri.replace("postgresql://", "postgresql+asyncpg://", 1)
