@@ -9,6 +9,7 @@ where .ci/run installs chromium and these tests run `npm ci` from the committed 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 import os
 import shutil
@@ -76,10 +77,13 @@ async def _install() -> None:
     if node is None or npm is None:
         _missing("node or npm is not installed")
     assert npm is not None
-    if _needs_npm_ci():
-        code, output = await _run(npm, "ci", "--no-audit", "--no-fund")
-        if code != 0:
-            _missing(f"npm ci failed: {output[-800:]}")
+    # Parallel test workers (pytest-xdist) may both get here: one runs npm ci, the other waits.
+    with (HERE / "package-lock.json").open() as lock:
+        await asyncio.to_thread(fcntl.flock, lock, fcntl.LOCK_EX)
+        if _needs_npm_ci():
+            code, output = await _run(npm, "ci", "--no-audit", "--no-fund")
+            if code != 0:
+                _missing(f"npm ci failed: {output[-800:]}")
     _installed = True
 
 
