@@ -19,7 +19,13 @@ AUTH = f"""
 do $$
 begin
     if not exists (select 1 from pg_roles where rolname = 'authenticated') then
-        create role authenticated nologin;
+        -- A role belongs to the whole server: a migration of another database on it may be
+        -- creating it at this moment, and then this one finds it made.
+        begin
+            create role authenticated nologin;
+        exception when duplicate_object or unique_violation then
+            null;
+        end;
     end if;
     if not exists (select 1 from pg_namespace where nspname = 'auth') then
         create schema auth;

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
+from pathlib import Path
+
 import asyncpg
+import pytest
 
 from services.db import migrations
 from services.db.tables import metadata
-from tests.support import asyncpg_dsn, create_database, drop_database, run_sync
+from tests.support import REPO, asyncpg_dsn, create_database, drop_database, run_sync
 
 TABLES = set(metadata.tables)
 
@@ -71,3 +77,30 @@ def test_migrations_keep_an_existing_auth_uid(pg_server: str) -> None:
         drop_database(pg_server, url)
 
 
+
+
+@pytest.mark.slow  # a PostgreSQL server of its own: the role must not exist yet
+async def test_databases_of_a_new_server_migrate_at_the_same_time(tmp_path: Path) -> None:
+    """The first migration creates the server-wide role `authenticated`; migrations of two
+    databases on a new server may both find it missing, and both must still succeed."""
+    from services.db import embedded
+
+    server = embedded.start(tmp_path)
+    try:
+        urls = [create_database(server, "continuity_together") for _ in range(3)]
+        env = {k: v for k, v in os.environ.items() if k != "TEST_DATABASE_URL"}
+        runs = [
+            await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "continuity", "migrate", env={**env, "DATABASE_URL": url}, cwd=REPO,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            )
+            for url in urls
+        ]
+        outputs = [(await run.communicate())[0].decode(errors="replace") for run in runs]
+        assert [run.returncode for run in runs] == [0] * len(runs), "\n".join(outputs)
+        for url in urls:
+            assert TABLES <= _inventory(url)["tables"]  # type: ignore[operator]
+    finally:
+        from pgserver._commands import pg_ctl
+
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=tmp_path / "pg", user="pgserver" if os.geteuid() == 0 else None)
