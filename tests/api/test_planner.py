@@ -673,7 +673,7 @@ async def test_a_cycle_in_a_chain_ends_the_walk_alike_on_all_three_paths(
             ids = [link["id"] for link in other["chain"]]
             assert len(ids) == len(set(ids)) and ids[-1] == other["id"]
         chain = next(i for i in cycled["data"]["scene"]["assetInstances"] if i["id"] == last)["chain"]
-        # The walk stops where it would meet the instance again: the new root is its parent.
+        # The root's new link goes to a later scene, so the walk does not follow it: the chain is as it was.
         assert chain[-1]["id"] == last and len(chain) == len(instance["chain"])
     finally:
         async with server.state.db.transaction(alice.user_id) as conn:

@@ -21,8 +21,9 @@ from sqlalchemy.types import TypeEngine
 VIEWER = ":uid"
 SESSION_USER = "(select auth.uid())"
 
-# A chain is a path up `inherited_from_instance_id` links; the walk stops at this depth (and at
-# any cycle) so a corrupt chain cannot run away.
+# A chain is a path up `inherited_from_instance_id` links, each to an earlier scene (docs/editing.md,
+# chains follow the story); the walk stops at a link that is not, and at this depth, so a corrupt
+# chain cannot run away.
 MAX_CHAIN_DEPTH = 10_000
 
 
@@ -81,7 +82,7 @@ def frame_job_order(job: str) -> str:
 
 
 def chain_walk(seed: str, *, rows: bool = False, name: str = "walk") -> str:
-    """The recursive CTE `name (start_id, id, parent_id, depth, path[, r])` from the
+    """The recursive CTE `name (start_id, id, parent_id, depth, scene_number[, r])` from the
     scene_asset_instances `r0` matching `seed` up their inheritance links: depth 0 is the start,
     the root has the greatest depth (root first is `order by depth desc` per `start_id`).
 
@@ -89,17 +90,25 @@ def chain_walk(seed: str, *, rows: bool = False, name: str = "walk") -> str:
     one statement (the loaders' batch of keys, or every instance of a list the planner reads:
     `r0.id in (select ...)`); a seed naming a row of the enclosing query (`r0.id = p.id`) makes
     it one correlated walk. With `rows`, each link carries its whole row as `r`, so a reader
-    needs no second lookup per link. Cycles and depths past MAX_CHAIN_DEPTH end the walk.
-    """
-    row, link = (", r0", ", x") if rows else ("", "")
-    columns = "start_id, id, parent_id, depth, path" + (", r" if rows else "")
+    needs no second lookup per link.
+
+    Every link of a chain goes to an earlier scene, so the walk follows a link only to a smaller
+    scene number: that is what ends it on a cycle (which a corrupt chain could hold; chain repair
+    never makes one), and it needs no path of visited ids. Carrying that path as an array, as the
+    walk once did, made it twice as slow and spilled it to disk (docs/planner.md, chains).
+    MAX_CHAIN_DEPTH bounds it too."""
+    row, link = (", r0", ", x.r") if rows else ("", "")
+    columns = "start_id, id, parent_id, depth, scene_number" + (", r" if rows else "")
     return f"""{name} ({columns}) as (
-        select r0.id, r0.id, r0.inherited_from_instance_id, 0, array[r0.id]{row}
+        select r0.id, r0.id, r0.inherited_from_instance_id, 0,
+               (select s0.scene_number from scenes s0 where s0.id = r0.scene_id){row}
           from scene_asset_instances r0 where {seed}
         union all
-        select w.start_id, x.id, x.inherited_from_instance_id, w.depth + 1, w.path || x.id{link}
-          from {name} w join scene_asset_instances x on x.id = w.parent_id
-         where x.id <> all(w.path) and w.depth < {MAX_CHAIN_DEPTH})"""
+        select w.start_id, x.id, x.inherited_from_instance_id, w.depth + 1, x.scene_number{link}
+          from {name} w
+          join (select xi.id, xi.inherited_from_instance_id, xs.scene_number{", xi as r" if rows else ""}
+                  from scene_asset_instances xi join scenes xs on xs.id = xi.scene_id) x on x.id = w.parent_id
+         where x.scene_number < w.scene_number and w.depth < {MAX_CHAIN_DEPTH})"""
 
 
 # Parameter types by name: a statement binding one of these names gets it typed (asyncpg then
