@@ -18,7 +18,7 @@ import httpx
 import pytest
 import uvicorn
 
-from tests.support import TEST_SECRET, Client, create_database, drop_database, run_sync
+from tests.support import TEST_SECRET, Client, create_database, drop_database, run_sync, socket_client
 
 _TMP = Path(tempfile.mkdtemp(prefix="continuity-tests-"))
 os.environ["CONTINUITY_JWT_SECRET"] = TEST_SECRET
@@ -114,7 +114,7 @@ async def server(app: RunningServer) -> AsyncIterator[RunningServer]:
 @pytest.fixture(scope="session")
 async def http(server: RunningServer) -> AsyncIterator[httpx.AsyncClient]:
     """HTTP over the real socket."""
-    async with httpx.AsyncClient(base_url=server.base_url, timeout=60) as client:
+    async with socket_client(server.base_url) as client:
         yield client
 
 

@@ -24,7 +24,7 @@ from PIL import Image
 from sqlalchemy import text
 
 from tests.api.test_image_jobs import GENERATE, INSTANCE, LOCKS, STAGE, generate, until
-from tests.support import REPO, Client, create_database, drop_database, free_port, run_sync, serving
+from tests.support import REPO, Client, create_database, drop_database, free_port, run_sync, serving, socket_client
 from tests.support.film import film_with_instances
 from tests.support.subscriptions import (
     BY_JOB,
@@ -81,7 +81,7 @@ async def quiet(quiet_database: str) -> AsyncIterator[Quiet]:
     from continuity.background import job_events
 
     async with serving(quiet_database, [job_events]) as state:
-        async with httpx.AsyncClient(base_url=state.public_url, timeout=60) as http:
+        async with socket_client(state.public_url) as http:
             yield Quiet(state, http, quiet_database)
 
 

@@ -83,6 +83,16 @@ def drop_database(server: str, url: str) -> None:
     run_sync(drop)
 
 
+# uvicorn closes a keep-alive connection idle for 5 s; a client that reuses it just then reads
+# nothing (httpx.ReadError). Long-lived test clients drop idle connections well before that.
+SOCKET_LIMITS = httpx.Limits(keepalive_expiry=1.0)
+
+
+def socket_client(base_url: str, timeout: float = 60) -> httpx.AsyncClient:
+    """An HTTP client for a real server on loopback, kept for a module or a session."""
+    return httpx.AsyncClient(base_url=base_url, timeout=timeout, limits=SOCKET_LIMITS)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
