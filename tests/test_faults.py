@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import REPO, free_port
+from tests.support import REPO, free_port, pg_ctl
 
 # Real processes: the slow tier (README, "Two commands").
 pytestmark = [
@@ -49,12 +49,6 @@ async def _ready(client: httpx.AsyncClient, process: subprocess.Popen[str], seco
     raise AssertionError("not ready")
 
 
-def _pg_ctl(data_dir: Path, *args: str) -> None:
-    from pgserver._commands import pg_ctl
-
-    pg_ctl(["-w", *args], pgdata=data_dir / "pg", user="pgserver" if os.geteuid() == 0 else None)
-
-
 async def test_the_server_recovers_by_itself_after_a_database_restart(tmp_path: Path) -> None:
     data_dir, port = tmp_path / "data", free_port()
     serve = _serve(data_dir, port)
@@ -78,12 +72,12 @@ async def test_the_server_recovers_by_itself_after_a_database_restart(tmp_path: 
 
             workers = [asyncio.create_task(load(q)) for q in (READ, WRITE, READ, WRITE)]
             await asyncio.sleep(1.0)
-            _pg_ctl(data_dir, "-m", "immediate", "stop")
+            pg_ctl(data_dir, "-m", "immediate", "stop")
             await asyncio.sleep(1.0)
             assert (await client.get("/readyz")).status_code == 503
             down = Counter(outcomes)
             # The restart keeps the server's socket options (postmaster.opts).
-            _pg_ctl(data_dir, "-o", '-h ""', "-o", f"-k {_socket_dir(data_dir)}", "-l", str(data_dir / "pg" / "log"), "start")
+            pg_ctl(data_dir, "-o", '-h ""', "-o", f"-k {_socket_dir(data_dir)}", "-l", str(data_dir / "pg" / "log"), "start")
             await asyncio.sleep(1.5)
             ok_before_recovery = outcomes["ok"]
             await asyncio.sleep(1.0)
@@ -106,7 +100,7 @@ async def test_the_server_recovers_by_itself_after_a_database_restart(tmp_path: 
 def _stop_database(data_dir: Path) -> None:
     if (data_dir / "pg" / "postmaster.pid").exists():
         try:
-            _pg_ctl(data_dir, "-m", "fast", "stop")
+            pg_ctl(data_dir, "-m", "fast", "stop")
         except Exception:  # already stopping: the check below still sees it
             pass
 

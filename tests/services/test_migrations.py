@@ -10,9 +10,9 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from services.db import migrations
+from services.db import embedded, migrations
 from services.db.tables import metadata
-from tests.support import REPO, asyncpg_dsn, create_database, drop_database, run_sync
+from tests.support import REPO, asyncpg_dsn, create_database, drop_database, pg_ctl, run_sync
 
 TABLES = set(metadata.tables)
 
@@ -83,8 +83,6 @@ def test_migrations_keep_an_existing_auth_uid(pg_server: str) -> None:
 async def test_databases_of_a_new_server_migrate_at_the_same_time(tmp_path: Path) -> None:
     """The first migration creates the server-wide role `authenticated`; migrations of two
     databases on a new server may both find it missing, and both must still succeed."""
-    from services.db import embedded
-
     server = embedded.start(tmp_path)
     try:
         urls = [create_database(server, "continuity_together") for _ in range(3)]
@@ -101,6 +99,4 @@ async def test_databases_of_a_new_server_migrate_at_the_same_time(tmp_path: Path
         for url in urls:
             assert TABLES <= _inventory(url)["tables"]  # type: ignore[operator]
     finally:
-        from pgserver._commands import pg_ctl
-
-        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=tmp_path / "pg", user="pgserver" if os.geteuid() == 0 else None)
+        pg_ctl(tmp_path, "-m", "fast", "stop")

@@ -42,6 +42,14 @@ def server_url() -> str:
     return embedded.start(data_dir)
 
 
+def pg_ctl(data_dir: Path, *args: str) -> None:
+    """pg_ctl on the embedded server under `data_dir` (as user pgserver when run as root, as
+    pgserver runs it)."""
+    from pgserver._commands import pg_ctl as run
+
+    run(["-w", *args], pgdata=data_dir / "pg", user="pgserver" if os.geteuid() == 0 else None)
+
+
 def asyncpg_dsn(url: str) -> str:
     """The same URL as asyncpg takes it (no SQLAlchemy driver name)."""
     return url.replace("postgresql+asyncpg://", "postgresql://", 1)
